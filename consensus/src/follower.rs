@@ -1,0 +1,208 @@
+//! The follower's side of pull replication: asking, appending, truncating on rejection,
+//! installing snapshots, suspending and waking.
+
+use crate::election::CampaignKind;
+use crate::message::{Message, MessageBody};
+use crate::raft::Raft;
+use crate::storage::Storage;
+use crate::types::{Entry, LogIndex, Payload, Role, Snapshot, Term};
+
+impl<S: Storage> Raft<S> {
+    pub fn tick_follower(&mut self) {
+        if self.leader.is_some() && !self.sync_after_persist {
+            self.sync_elapsed += 1;
+            if !self.sync_in_flight || self.sync_elapsed >= self.config.sync_retry_ticks() {
+                self.send_sync_req();
+            }
+        }
+        self.tick_election();
+    }
+
+    /// Our pull as of now: what we have, and what of it is durable.
+    pub fn sync_req_body(&self) -> MessageBody {
+        let last = self.log.last_index();
+        MessageBody::SyncReq {
+            next_index: last.next(),
+            prev_log_term: self.log.last_term(),
+            stored_index: self.log.stored_index(),
+        }
+    }
+
+    pub fn send_sync_req(&mut self) {
+        let Some(leader) = self.leader else { return };
+        let body = self.sync_req_body();
+        self.sync_expect = Some(self.log.last_index().next());
+        self.sync_in_flight = true;
+        self.sync_elapsed = 0;
+        self.send(leader, body);
+    }
+
+    /// The pull that acknowledges this Ready's writes: built when the Ready is, so that it
+    /// claims exactly what will be durable once the Ready is written.
+    pub fn sync_req_after_persist(&mut self) {
+        if !std::mem::take(&mut self.sync_after_persist) || self.role != Role::Follower {
+            return;
+        }
+        let Some(leader) = self.leader else { return };
+        let last = self.log.last_index();
+        let body = MessageBody::SyncReq {
+            next_index: last.next(),
+            prev_log_term: self.log.last_term(),
+            stored_index: last,
+        };
+        self.sync_expect = Some(last.next());
+        self.sync_in_flight = true;
+        self.sync_elapsed = 0;
+        self.send_after_persist(leader, self.term, body);
+    }
+
+    pub fn step_follower(&mut self, m: Message) {
+        if matches!(m.body, MessageBody::SyncReq { .. }) {
+            return;
+        }
+        // Every other message of our term comes from its leader.
+        if self.role != Role::Follower {
+            let term = self.term;
+            self.become_follower(term, Some(m.from));
+        }
+        self.leader = Some(m.from);
+        self.election_elapsed = 0;
+        match m.body {
+            MessageBody::SyncResp { next_index, prev_log_term, entries, commit, suspend } => {
+                self.handle_sync_resp(next_index, prev_log_term, entries, commit, suspend)
+            }
+            MessageBody::SyncReject { next_index, prev_log_term, hint_index, hint_term } => {
+                self.handle_sync_reject(next_index, prev_log_term, hint_index, hint_term)
+            }
+            MessageBody::Snapshot { snapshot } => self.handle_snapshot(snapshot),
+            MessageBody::NotifySync { .. } => {
+                self.suspended = false;
+                if !self.sync_after_persist {
+                    self.send_sync_req();
+                }
+            }
+            MessageBody::TimeoutNow => self.campaign(CampaignKind::Transfer),
+            MessageBody::SyncReq { .. } | MessageBody::VoteReq { .. } | MessageBody::VoteResp { .. } => {}
+        }
+    }
+
+    /// Answers to anything but our outstanding request are stale (duplicated, reordered or
+    /// superseded) and dropped, so duplicates cannot multiply requests.
+    fn is_expected(&mut self, next_index: LogIndex) -> bool {
+        if self.sync_expect != Some(next_index) {
+            return false;
+        }
+        self.sync_expect = None;
+        self.sync_in_flight = false;
+        true
+    }
+
+    fn handle_sync_resp(
+        &mut self,
+        next_index: LogIndex,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        commit: LogIndex,
+        suspend: bool,
+    ) {
+        if !self.is_expected(next_index) {
+            return;
+        }
+        let prev_index = next_index.prev();
+        if !self.log.matches(prev_index, prev_log_term) {
+            self.send_sync_req();
+            return;
+        }
+        if let Some(conflict) = self.log.append_from_leader(&entries) {
+            self.memberships.truncated(conflict);
+            for entry in entries.iter().filter(|e| e.index >= conflict) {
+                if let Payload::Membership(membership) = &entry.payload {
+                    self.memberships.appended(entry.index, membership.clone());
+                }
+            }
+        }
+        let matched = prev_index.plus(entries.len() as u64);
+        let commit = commit.min(matched);
+        if self.log.commit_to(commit) {
+            self.committed_to(commit);
+        }
+        if suspend && entries.is_empty() {
+            self.suspended = true;
+            return;
+        }
+        self.sync_after_persist = true;
+    }
+
+    fn handle_sync_reject(
+        &mut self,
+        next_index: LogIndex,
+        prev_log_term: Term,
+        hint_index: LogIndex,
+        hint_term: Term,
+    ) {
+        if !self.is_expected(next_index) {
+            return;
+        }
+        let at = next_index.prev();
+        if !self.log.matches(at, prev_log_term) {
+            self.send_sync_req();
+            return;
+        }
+        // The leader does not hold our entry at `at`, so it is not committed (the leader has
+        // every committed entry) and neither is anything after it (log matching).
+        assert!(
+            at > self.log.committed,
+            "{}: leader rejected ({at}, {prev_log_term}) at or below commit {}",
+            self.id,
+            self.log.committed
+        );
+        self.log.truncate_from(at);
+        self.memberships.truncated(at);
+        let floor = self.log.first_index().prev();
+        let mut index = hint_index.min(self.log.last_index());
+        while index > floor && self.log.term(index).is_some_and(|term| term > hint_term) {
+            index = index.prev();
+        }
+        let Some(leader) = self.leader else { return };
+        let body = MessageBody::SyncReq {
+            next_index: index.next(),
+            prev_log_term: self.log.term(index).expect("index is within the log"),
+            stored_index: self.log.stored_index(),
+        };
+        self.sync_expect = Some(index.next());
+        self.sync_in_flight = true;
+        self.sync_elapsed = 0;
+        self.send(leader, body);
+    }
+
+    fn handle_snapshot(&mut self, snapshot: Snapshot) {
+        self.sync_in_flight = false;
+        self.sync_expect = None;
+        let meta = &snapshot.meta;
+        if meta.index <= self.log.committed {
+            self.send_sync_req();
+            return;
+        }
+        if self.log.matches(meta.index, meta.term) {
+            // We hold the snapshot's last entry, so everything up to it: just commit.
+            let index = meta.index;
+            self.log.commit_to(index);
+            self.committed_to(index);
+            self.send_sync_req();
+            return;
+        }
+        let index = meta.index;
+        self.memberships.reset(meta.membership.clone());
+        self.log.restore(snapshot);
+        self.committed_to(index);
+        self.sync_after_persist = true;
+    }
+
+    /// A driver saw a member's liveness change: resume pulling and ticking.
+    pub fn wake_follower_self(&mut self) {
+        self.suspended = false;
+        if self.leader.is_some() && !self.sync_after_persist {
+            self.send_sync_req();
+        }
+    }
+}
