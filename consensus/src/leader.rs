@@ -166,6 +166,12 @@ impl<S: Storage> Raft<S> {
     fn answer(&mut self, id: NodeId, suspend: bool) {
         let progress = self.progress.get_mut(&id).expect("member has progress");
         let Some((next_index, prev_log_term)) = progress.parked.take() else { return };
+        if next_index.prev() < self.log.first_index().prev() {
+            // Compacted since the request was parked.
+            let snapshot = self.log.storage.snapshot();
+            self.send(id, MessageBody::Snapshot { snapshot });
+            return;
+        }
         let last = self.log.last_index();
         let entries = if next_index <= last {
             self.log.entries(next_index, last.next(), self.config.sync_resp_bytes_max)

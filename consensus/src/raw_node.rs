@@ -150,6 +150,15 @@ impl<S: Storage> RawNode<S> {
         self.raft.log.entries(lo, hi, usize::MAX)
     }
 
+    /// The term of the entry at `index`, if the log holds it (or it is the snapshot's).
+    pub fn term(&self, index: LogIndex) -> Option<Term> {
+        self.raft.log.term(index)
+    }
+
+    pub fn last_index(&self) -> LogIndex {
+        self.raft.log.last_index()
+    }
+
     pub fn first_index(&self) -> LogIndex {
         self.raft.log.first_index()
     }
