@@ -44,6 +44,9 @@ fn simulate() {
     }
     let seeds = env_u64("CONSENSUS_SIM_SEEDS").unwrap_or(300);
     let base = env_u64("CONSENSUS_SIM_SEED_BASE").unwrap_or(0);
+    // A core panic is reported as that seed's violation; its backtrace is for replays.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let mut failed = Vec::new();
     let mut committed_total = 0;
     let mut stats = sim::Stats::default();
@@ -60,6 +63,7 @@ fn simulate() {
             }
         }
     }
+    std::panic::set_hook(default_hook);
     println!("exercised: {committed_total} entries committed; {stats:?}");
     println!("simulated {seeds} seeds: {} violations", failed.len());
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
