@@ -220,3 +220,7 @@ impl<S: Storage> RaftLog<S> {
         entries
     }
 }
+
+#[cfg(test)]
+#[path = "log_tests.rs"]
+mod tests;

@@ -217,3 +217,54 @@ pub struct SoftState {
     pub leader: Option<NodeId>,
     pub role: Role,
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use proptest::test_runner::FileFailurePersistence;
+
+    use super::*;
+
+    fn change() -> impl Strategy<Value = MembershipChange> {
+        (0u8..4, 1u64..8).prop_map(|(kind, id)| {
+            let id = NodeId(id);
+            match kind {
+                0 => MembershipChange::AddVoter(id),
+                1 => MembershipChange::AddLearner(id),
+                2 => MembershipChange::PromoteLearner(id),
+                _ => MembershipChange::Remove(id),
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+                "../proptest-regressions/consensus-membership.txt",
+            ))),
+            ..ProptestConfig::default()
+        })]
+
+        /// Every accepted change is single-step: a majority of the old voters and a majority
+        /// of the new voters always share a node, so two leaders cannot be elected by the
+        /// two configurations in one term. Voters and learners never overlap, and the group
+        /// never loses its last voter.
+        #[test]
+        fn accepted_changes_keep_majorities_intersecting(
+            voters in prop::collection::btree_set(1u64..8, 1..6),
+            learners in prop::collection::btree_set(1u64..8, 0..3),
+            changes in prop::collection::vec(change(), 1..20),
+        ) {
+            let learners: Vec<u64> = learners.difference(&voters).copied().collect();
+            let mut membership = Membership::new(voters, learners);
+            for change in changes {
+                let Ok(next) = membership.apply(change) else { continue };
+                let union = membership.voters.union(&next.voters).count();
+                prop_assert!(membership.quorum() + next.quorum() > union, "{membership:?} -> {next:?}");
+                prop_assert!(next.voters.is_disjoint(&next.learners));
+                prop_assert!(!next.voters.is_empty());
+                membership = next;
+            }
+        }
+    }
+}
