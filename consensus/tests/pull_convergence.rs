@@ -63,7 +63,7 @@ proptest! {
         leader_log.push(20);
         let mut stale_log = prefix.clone();
         stale_log.extend(&stale_tail);
-        let mut nodes = vec![
+        let mut nodes = [
             RawNode::new(Config::new(1), storage(&membership, &leader_log, commit)),
             RawNode::new(Config::new(2), storage(&membership, &leader_log[..leader_log.len() - 1], commit)),
             RawNode::new(Config::new(3), storage(&membership, &stale_log, commit)),
