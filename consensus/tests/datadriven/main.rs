@@ -1,0 +1,42 @@
+//! Scenario tests of the raft core in etcd-raft's datadriven style: every script in
+//! `consensus/testdata/*.txt` drives a fresh interaction environment and compares each
+//! command's printout with the expected output written below it.
+//!
+//! `REWRITE=1 cargo test -p consensus --test datadriven` writes the actual outputs back
+//! into the scripts; commit a changed expectation only when you can explain it.
+
+mod commands;
+mod describe;
+mod env;
+mod script;
+
+use std::path::PathBuf;
+
+#[test]
+fn scenarios() {
+    // `DATADRIVEN_ONLY=name` runs only the scripts whose path contains `name`.
+    let only = std::env::var("DATADRIVEN_ONLY").ok();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
+        .filter(|path| only.as_ref().is_none_or(|name| path.to_string_lossy().contains(name.as_str())))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no scripts in {}", dir.display());
+    let failures: Vec<String> = paths
+        .iter()
+        .filter_map(|path| {
+            let mut env = env::Env::default();
+            script::run_file(path, &mut |case| commands::handle(&mut env, case)).err()
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} scripts failed:\n\n{}",
+        failures.len(),
+        paths.len(),
+        failures.join("\n\n")
+    );
+}
