@@ -307,6 +307,12 @@ impl<S: Storage> Raft<S> {
                 // that was partitioned away from disrupting a healthy group.
                 let in_lease = self.leader.is_some() && self.election_elapsed < self.config.election_ticks;
                 if in_lease && !transfer {
+                    // A suspended follower's clock is stopped, so its lease would never
+                    // run out: resume pulling and ticking, so that it runs out if the
+                    // leader is gone (DESIGN: a message wakes a quiescent group).
+                    if self.role == Role::Follower && self.suspended {
+                        self.wake_follower_self();
+                    }
                     return false;
                 }
                 if !pre_vote {

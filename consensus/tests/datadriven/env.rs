@@ -45,7 +45,8 @@ impl MsgFilter {
 
 struct InFlight {
     message: Message,
-    /// Sent across a cut: it will be dropped when delivered, even if the cut has healed.
+    /// Sent across a cut or to a crashed node: it is dropped when delivered, even if the
+    /// cut has healed or the node restarted meanwhile.
     lost: bool,
 }
 
@@ -160,7 +161,7 @@ impl Env {
 
     fn send(&mut self, messages: &[Message]) {
         for m in messages {
-            let lost = !self.connected(m.from.0, m.to.0);
+            let lost = !self.connected(m.from.0, m.to.0) || !self.is_up(m.to.0);
             self.in_flight.push(InFlight { message: m.clone(), lost });
         }
     }
@@ -179,10 +180,8 @@ impl Env {
         let mut out = String::new();
         for InFlight { message: m, lost } in self.take_msgs(to, filter) {
             let text = describe::message(&m);
-            if lost || !self.connected(m.from.0, to) {
-                writeln!(out, "dropped (cut): {text}").expect("write to String");
-            } else if !self.is_up(to) {
-                writeln!(out, "dropped (down): {text}").expect("write to String");
+            if lost || !self.connected(m.from.0, to) || !self.is_up(to) {
+                writeln!(out, "lost: {text}").expect("write to String");
             } else {
                 writeln!(out, "{text}").expect("write to String");
                 self.raw(to)?.step(m);
