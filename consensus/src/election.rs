@@ -3,6 +3,7 @@
 use crate::message::{Message, MessageBody};
 use crate::raft::Raft;
 use crate::storage::Storage;
+use crate::trace::TraceDetail;
 use crate::types::{NodeId, Role};
 
 /// How a campaign starts.
@@ -22,12 +23,14 @@ impl<S: Storage> Raft<S> {
         self.election_elapsed += 1;
         if self.promotable() && self.election_elapsed >= self.randomized_election_ticks {
             self.campaign(CampaignKind::PreVote);
+            self.record("Timeout", None, TraceDetail::None);
         }
     }
 
-    pub fn campaign(&mut self, kind: CampaignKind) {
+    /// Starts a campaign; false if this node cannot (a leader, or not a voter).
+    pub fn campaign(&mut self, kind: CampaignKind) -> bool {
         if !self.promotable() || self.role == Role::Leader {
-            return;
+            return false;
         }
         let pre_vote = kind == CampaignKind::PreVote;
         if pre_vote {
@@ -38,7 +41,7 @@ impl<S: Storage> Raft<S> {
         self.votes.insert(self.id, true);
         if self.poll_won() {
             self.election_won(pre_vote);
-            return;
+            return true;
         }
         let term = if pre_vote { self.term.next() } else { self.term };
         let body = MessageBody::VoteReq {
@@ -58,6 +61,7 @@ impl<S: Storage> Raft<S> {
                 self.send_after_persist(id, term, body.clone());
             }
         }
+        true
     }
 
     fn election_won(&mut self, pre_vote: bool) {
@@ -109,7 +113,8 @@ impl<S: Storage> Raft<S> {
     pub fn handle_vote_resp(&mut self, m: Message) {
         let MessageBody::VoteResp { pre_vote, granted } = m.body else { unreachable!() };
         let expected = if pre_vote { Role::PreCandidate } else { Role::Candidate };
-        if self.role != expected {
+        // Only the voters of our membership count, whatever else answers.
+        if self.role != expected || !self.membership().is_voter(m.from) {
             return;
         }
         self.votes.entry(m.from).or_insert(granted);

@@ -5,6 +5,7 @@ use crate::election::CampaignKind;
 use crate::message::{Message, MessageBody};
 use crate::raft::Raft;
 use crate::storage::Storage;
+use crate::trace::TraceDetail;
 use crate::types::{Entry, LogIndex, Payload, Role, Snapshot, Term};
 
 impl<S: Storage> Raft<S> {
@@ -13,6 +14,7 @@ impl<S: Storage> Raft<S> {
             self.sync_elapsed += 1;
             if !self.sync_in_flight || self.sync_elapsed >= self.config.sync_retry_ticks() {
                 self.send_sync_req();
+                self.record("SyncRetry", None, TraceDetail::None);
             }
         }
         self.tick_election();
@@ -81,7 +83,9 @@ impl<S: Storage> Raft<S> {
                     self.send_sync_req();
                 }
             }
-            MessageBody::TimeoutNow => self.campaign(CampaignKind::Transfer),
+            MessageBody::TimeoutNow => {
+                self.campaign(CampaignKind::Transfer);
+            }
             MessageBody::SyncReq { .. } | MessageBody::VoteReq { .. } | MessageBody::VoteResp { .. } => {}
         }
     }

@@ -7,6 +7,7 @@ use crate::config::{SUSPEND_AFTER_IDLE_ANSWERS, UNCOMMITTED_BYTES_MAX, UNCOMMITT
 use crate::message::{Message, MessageBody};
 use crate::raft::Raft;
 use crate::storage::Storage;
+use crate::trace::TraceDetail;
 use crate::types::{LogIndex, MembershipChange, MembershipError, NodeId, Payload, Role, Term};
 
 /// Why a proposal was refused. Nothing was appended.
@@ -31,7 +32,9 @@ pub enum ProposeError {
 impl<S: Storage> Raft<S> {
     pub fn propose(&mut self, data: Bytes) -> Result<LogIndex, ProposeError> {
         self.check_can_propose(crate::types::ENTRY_OVERHEAD_BYTES + data.len())?;
-        Ok(self.append_entry(Payload::Command(data)))
+        let index = self.append_entry(Payload::Command(data));
+        self.record("Propose", None, TraceDetail::None);
+        Ok(index)
     }
 
     pub fn propose_membership(&mut self, change: MembershipChange) -> Result<LogIndex, ProposeError> {
@@ -49,7 +52,9 @@ impl<S: Storage> Raft<S> {
                 return Err(ProposeError::LearnerBehind(id));
             }
         }
-        Ok(self.append_entry(Payload::Membership(next)))
+        let index = self.append_entry(Payload::Membership(next.clone()));
+        self.record("ProposeMembership", None, TraceDetail::Membership(next));
+        Ok(index)
     }
 
     fn check_can_propose(&self, bytes: usize) -> Result<(), ProposeError> {
@@ -75,6 +80,7 @@ impl<S: Storage> Raft<S> {
         self.transfer_elapsed = 0;
         self.wake_follower(to);
         self.maybe_send_timeout_now();
+        self.record("TransferLeader", None, TraceDetail::Target(to));
     }
 
     fn maybe_send_timeout_now(&mut self) {
@@ -223,6 +229,7 @@ impl<S: Storage> Raft<S> {
             self.transfer_elapsed += 1;
             if self.transfer_elapsed >= self.config.election_ticks {
                 self.transferee = None;
+                self.record("TransferAbort", None, TraceDetail::None);
             }
         }
         if self.election_elapsed >= self.config.election_ticks {
@@ -230,12 +237,14 @@ impl<S: Storage> Raft<S> {
             if !self.check_quorum() {
                 let term = self.term;
                 self.become_follower(term, None);
+                self.record("StepDown", None, TraceDetail::None);
                 return;
             }
         }
         if self.heartbeat_elapsed >= self.config.heartbeat_ticks {
             self.heartbeat_elapsed = 0;
-            self.heartbeat();
+            let suspended = self.heartbeat();
+            self.record("Heartbeat", None, TraceDetail::Suspended(suspended));
         }
     }
 
@@ -257,7 +266,8 @@ impl<S: Storage> Raft<S> {
     /// Once per heartbeat: answer parked requests (they double as heartbeats), suspend
     /// followers that have been idle long enough, and re-notify members we have not heard
     /// from (a lost `NotifySync`, a new member, a restarted follower).
-    fn heartbeat(&mut self) {
+    fn heartbeat(&mut self) -> std::collections::BTreeSet<NodeId> {
+        let mut suspended = std::collections::BTreeSet::new();
         let idle = self.log.committed == self.log.last_index() && self.transferee.is_none();
         let last = self.log.last_index();
         let ids: Vec<NodeId> = self.progress.keys().copied().collect();
@@ -268,11 +278,15 @@ impl<S: Storage> Raft<S> {
                 progress.idle_answers += 1;
                 let suspend =
                     idle && progress.stored == last && progress.idle_answers >= SUSPEND_AFTER_IDLE_ANSWERS;
+                if suspend {
+                    suspended.insert(id);
+                }
                 self.answer(id, suspend);
             } else if (progress.suspended && progress.stored < last) || (!progress.suspended && !heard) {
                 self.send(id, MessageBody::NotifySync { commit: self.log.committed });
             }
         }
+        suspended
     }
 
     /// New entries exist: suspended followers start pulling again.

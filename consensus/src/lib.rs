@@ -46,7 +46,7 @@ pub use message::{Message, MessageBody};
 pub use raw_node::{RawNode, Ready, Status};
 pub use rng::Rng;
 pub use storage::{InitialState, MemStorage, Storage};
-pub use trace::TraceEvent;
+pub use trace::{TraceDetail, TraceEvent};
 pub use types::{
     Entry, HardState, LogIndex, Membership, MembershipChange, MembershipError, NodeId, Payload, Role,
     Snapshot, SnapshotMeta, SoftState, Term, ENTRY_OVERHEAD_BYTES,

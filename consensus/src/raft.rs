@@ -11,7 +11,7 @@ use crate::message::{Message, MessageBody};
 use crate::progress::Progress;
 use crate::rng::Rng;
 use crate::storage::Storage;
-use crate::trace::{trace, TraceEvent};
+use crate::trace::{TraceDetail, TraceEvent};
 use crate::types::{Entry, LogIndex, Membership, NodeId, Payload, Role, Term};
 
 pub(crate) struct Raft<S> {
@@ -102,6 +102,28 @@ impl<S: Storage> Raft<S> {
         raft
     }
 
+    /// Records a trace event with our state after the action (feature `tla-trace`).
+    #[allow(unused_variables)]
+    pub fn record(&mut self, name: &'static str, message: Option<&Message>, detail: TraceDetail) {
+        #[cfg(feature = "tla-trace")]
+        {
+            let event = TraceEvent {
+                name,
+                node: self.id,
+                message: message.cloned(),
+                detail,
+                term: self.term,
+                vote: self.vote,
+                role: self.role,
+                leader: self.leader,
+                commit: self.log.committed,
+                last_index: self.log.last_index(),
+                last_term: self.log.last_term(),
+            };
+            self.trace.push(event);
+        }
+    }
+
     pub fn membership(&self) -> &Membership {
         self.memberships.current()
     }
@@ -125,13 +147,11 @@ impl<S: Storage> Raft<S> {
 
     pub fn send(&mut self, to: NodeId, body: MessageBody) {
         let message = Message { from: self.id, to, term: self.term, body };
-        trace!(self, TraceEvent::send(&message));
         self.msgs.push(message);
     }
 
     pub fn send_after_persist(&mut self, to: NodeId, term: Term, body: MessageBody) {
         let message = Message { from: self.id, to, term, body };
-        trace!(self, TraceEvent::send(&message));
         self.msgs_after_persist.push(message);
     }
 
@@ -166,7 +186,6 @@ impl<S: Storage> Raft<S> {
         self.reset(term);
         self.role = Role::Follower;
         self.leader = leader;
-        trace!(self, TraceEvent::role(self.id, self.role, self.term));
     }
 
     pub fn become_pre_candidate(&mut self) {
@@ -176,7 +195,6 @@ impl<S: Storage> Raft<S> {
         let term = self.term;
         self.reset(term);
         self.role = Role::PreCandidate;
-        trace!(self, TraceEvent::role(self.id, self.role, self.term));
     }
 
     pub fn become_candidate(&mut self) {
@@ -185,7 +203,6 @@ impl<S: Storage> Raft<S> {
         self.reset(term);
         self.vote = Some(self.id);
         self.role = Role::Candidate;
-        trace!(self, TraceEvent::role(self.id, self.role, self.term));
     }
 
     pub fn become_leader(&mut self) {
@@ -194,7 +211,6 @@ impl<S: Storage> Raft<S> {
         self.reset(term);
         self.role = Role::Leader;
         self.leader = Some(self.id);
-        trace!(self, TraceEvent::role(self.id, self.role, self.term));
         let members: Vec<NodeId> = self.membership().members().filter(|id| *id != self.id).collect();
         for id in members {
             self.progress.insert(id, Progress::default());
@@ -220,7 +236,6 @@ impl<S: Storage> Raft<S> {
             self.memberships.appended(index, membership.clone());
             self.membership_changed();
         }
-        trace!(self, TraceEvent::append(self.id, &entry));
         self.log.append(entry);
         self.uncommitted.push_back((index, bytes));
         self.uncommitted_bytes += bytes;
@@ -250,7 +265,6 @@ impl<S: Storage> Raft<S> {
     /// itself steps down once the removal is committed.
     pub fn committed_to(&mut self, commit: LogIndex) {
         self.memberships.commit_to(commit);
-        trace!(self, TraceEvent::commit(self.id, commit));
         if self.role == Role::Leader {
             while self.uncommitted.front().is_some_and(|(index, _)| *index <= commit) {
                 let (_, bytes) = self.uncommitted.pop_front().expect("front exists");
@@ -277,10 +291,17 @@ impl<S: Storage> Raft<S> {
     }
 
     pub fn step(&mut self, m: Message) {
+        #[cfg(feature = "tla-trace")]
+        let traced = m.clone();
+        self.step_message(m);
+        #[cfg(feature = "tla-trace")]
+        self.record("Receive", Some(&traced), TraceDetail::None);
+    }
+
+    fn step_message(&mut self, m: Message) {
         if m.to != self.id {
             return;
         }
-        trace!(self, TraceEvent::receive(&m));
         if m.term > self.term && !self.step_higher_term(&m) {
             return;
         }

@@ -8,7 +8,7 @@ use crate::leader::ProposeError;
 use crate::message::Message;
 use crate::raft::Raft;
 use crate::storage::Storage;
-use crate::trace::TraceEvent;
+use crate::trace::{TraceDetail, TraceEvent};
 use crate::types::{
     Entry, HardState, LogIndex, Membership, MembershipChange, NodeId, Role, Snapshot, SoftState, Term,
 };
@@ -33,8 +33,6 @@ pub struct Ready {
     pub messages: Vec<Message>,
     pub persisted_messages: Vec<Message>,
     pub committed_entries: Vec<Entry>,
-    /// TLA+ trace events (feature `tla-trace`; always empty without it).
-    pub trace: Vec<TraceEvent>,
 }
 
 impl Ready {
@@ -106,7 +104,9 @@ impl<S: Storage> RawNode<S> {
 
     /// Starts an election now (with pre-vote), as if the election timeout had passed.
     pub fn campaign(&mut self) {
-        self.raft.campaign(CampaignKind::PreVote);
+        if self.raft.campaign(CampaignKind::PreVote) {
+            self.raft.record("Timeout", None, TraceDetail::None);
+        }
     }
 
     /// Hands leadership to `to` once it has caught up; proposals are refused meanwhile. The
@@ -121,6 +121,7 @@ impl<S: Storage> RawNode<S> {
             Role::Leader => self.raft.wake_leader(),
             _ => self.raft.wake_follower_self(),
         }
+        self.raft.record("Wake", None, TraceDetail::None);
     }
 
     /// Nothing to do until a proposal, a message or `wake`: no ticks needed.
@@ -192,7 +193,6 @@ impl<S: Storage> RawNode<S> {
             || !raft.log.unstable_entries().is_empty()
             || raft.log.has_committed_to_apply()
             || (raft.role == Role::Leader && raft.has_parked_to_answer())
-            || !raft.trace.is_empty()
     }
 
     /// Takes the pending work. Call `advance` with it before the next `ready`.
@@ -222,10 +222,10 @@ impl<S: Storage> RawNode<S> {
             messages: std::mem::take(&mut raft.msgs),
             persisted_messages: std::mem::take(&mut raft.msgs_after_persist),
             committed_entries: raft.log.take_committed(COMMITTED_BYTES_PER_READY_MAX),
-            trace: std::mem::take(&mut raft.trace),
             snapshot,
         };
         self.soft_state = soft_state;
+        self.raft.record("Ready", None, TraceDetail::None);
         ready
     }
 
@@ -244,6 +244,13 @@ impl<S: Storage> RawNode<S> {
         if raft.role == Role::Leader {
             raft.maybe_commit();
         }
+        raft.record("Persist", None, TraceDetail::None);
+    }
+
+    /// The trace events recorded since the last call (feature `tla-trace`; always empty
+    /// without it). Drain after every call so that events of all nodes interleave causally.
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        std::mem::take(&mut self.raft.trace)
     }
 
     fn hard_state(&self) -> HardState {
