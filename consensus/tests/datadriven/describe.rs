@@ -34,11 +34,12 @@ pub fn entries(list: &[Entry]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// `term/index` of its last entry, the membership there, and the state machine's data.
 pub fn snapshot(s: &Snapshot) -> String {
     format!(
-        "index={} term={} {} data={:?}",
-        s.meta.index,
+        "{}/{} {} data={:?}",
         s.meta.term,
+        s.meta.index,
         membership(&s.meta.membership),
         String::from_utf8_lossy(&s.data)
     )
