@@ -298,7 +298,7 @@ impl<S: Storage> Raft<S> {
         }
     }
 
-    fn wake_follower(&mut self, id: NodeId) {
+    pub(crate) fn wake_follower(&mut self, id: NodeId) {
         let Some(progress) = self.progress.get_mut(&id) else { return };
         if progress.suspended {
             progress.suspended = false;

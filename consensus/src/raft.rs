@@ -328,11 +328,15 @@ impl<S: Storage> Raft<S> {
                 // that was partitioned away from disrupting a healthy group.
                 let in_lease = self.leader.is_some() && self.election_elapsed < self.config.election_ticks;
                 if in_lease && !transfer {
-                    // A suspended follower's clock is stopped, so its lease would never
-                    // run out: resume pulling and ticking, so that it runs out if the
-                    // leader is gone (DESIGN: a message wakes a quiescent group).
-                    if self.role == Role::Follower && self.suspended {
-                        self.wake_follower_self();
+                    // A message wakes a quiescent group (DESIGN §3). A suspended follower's
+                    // clock is stopped, so its lease would never run out: resume pulling and
+                    // ticking, so that it runs out if the leader is gone. A leader hearing a
+                    // member it let suspend campaign (it restarted, say) tells it who leads:
+                    // no heartbeat would while the group is quiet.
+                    match self.role {
+                        Role::Follower if self.suspended => self.wake_follower_self(),
+                        Role::Leader => self.wake_follower(m.from),
+                        _ => {}
                     }
                     return false;
                 }
