@@ -1,5 +1,17 @@
 //! The script commands: parse a case's arguments and drive the environment.
 //!
+//! ```text
+//! add-nodes N [voters=(..)] [learners=(..)] [election=T] [heartbeat=T] [sync-bytes=B]
+//! campaign ID..            propose ID DATA          propose-membership ID CHANGE TARGET
+//! transfer-leader FROM TO  wake ID..                (CHANGE: add-voter add-learner promote remove)
+//! tick ID.. [n=N]          tick-heartbeat ID..      tick-election ID..
+//! process-ready ID..       take-ready ID..          persist-ready ID..
+//! deliver-msgs ID.. [drop=(..)]   drop-msgs ID..   dup-msgs ID..   stash-msgs ID..   release-msgs
+//! stabilize [ID..]         cut A B                  isolate ID               heal
+//! crash ID..               restart ID..             compact ID INDEX
+//! status [ID..]            raft-log ID              log-level none|all
+//! ```
+//!
 //! Node ids are positional arguments. Message commands take `type=Kind` and `from=ID`
 //! filters. Mistakes in a script (unknown command, bad argument) panic; errors the core or
 //! the environment reports are printed as `error: ...`.
