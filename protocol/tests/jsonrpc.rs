@@ -357,3 +357,31 @@ proptest! {
         prop_assert!(buffer.is_empty());
     }
 }
+
+/// Brackets and quotes inside strings do not end the object; a large object dribbled one byte
+/// per read is scanned once (a re-parse per byte would take ~10^10 steps here).
+#[test]
+fn stream_decoder_scans_strings_and_dribbled_objects() {
+    let tricky = r#"{"method":"disconnect","params":{"reasonCode":1,"reason":"}]\"{[\\"}}"#;
+    let mut buffer = BytesMut::from(tricky.as_bytes());
+    let Some(Message::Notification(Notification::Disconnect(params))) =
+        JsonRpcDecoder::default().decode(&mut buffer).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(params.reason, r#"}]"{[\"#);
+
+    let big =
+        format!(r#"{{"method":"disconnect","params":{{"reasonCode":1,"reason":"{}"}}}}"#, "x".repeat(30_000));
+    let mut decoder = JsonRpcDecoder::default();
+    let mut buffer = BytesMut::new();
+    let mut decoded = None;
+    for &byte in big.as_bytes() {
+        buffer.extend_from_slice(&[byte]);
+        if let Some(message) = decoder.decode(&mut buffer).unwrap() {
+            decoded = Some(message);
+        }
+    }
+    assert!(matches!(decoded, Some(Message::Notification(Notification::Disconnect(_)))));
+    assert!(JsonRpcDecoder::default().decode(&mut BytesMut::from(&b"  [1]"[..])).is_err());
+}

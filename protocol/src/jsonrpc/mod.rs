@@ -12,8 +12,8 @@
 //! | notification (no `id`) | recvack | recv, event, disconnect, pong (older servers) |
 
 mod params;
+mod stream;
 
-use bytes::{Buf, BytesMut};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -22,9 +22,9 @@ pub use params::{
     ConnectParams, ConnectResult, DisconnectParams, ErrorObject, EventParams, Header, Payload, RecvAckParams,
     RecvParams, SendParams, SendResult, SettingFlags, SubscribeParams, SubscriptionResult, UnsubscribeParams,
 };
+pub use stream::JsonRpcDecoder;
 
 use crate::error::Error;
-use crate::limits::JSONRPC_MESSAGE_BYTES_MAX;
 
 const JSONRPC_VERSION: &str = "2.0";
 
@@ -98,7 +98,7 @@ pub fn is_json_rpc(first_bytes: &[u8]) -> bool {
 }
 
 /// JSON's four whitespace bytes (not form feed, unlike `u8::is_ascii_whitespace`).
-fn is_json_whitespace(byte: u8) -> bool {
+pub(crate) fn is_json_whitespace(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
@@ -269,55 +269,5 @@ impl<'a> From<&'a Message> for Out<'a> {
             }
         }
         out
-    }
-}
-
-/// Cuts JSON-RPC messages out of a byte stream of concatenated objects (whitespace between
-/// them is skipped), in the same shape as [`crate::Decoder`]: `Ok(None)` = need more bytes.
-/// An incomplete object is re-parsed when more bytes arrive, which is cheap because it is
-/// bounded by the message limit and WebSocket frames normally carry whole objects.
-#[derive(Clone, Debug)]
-pub struct JsonRpcDecoder {
-    message_bytes_max: usize,
-}
-
-impl Default for JsonRpcDecoder {
-    fn default() -> JsonRpcDecoder {
-        JsonRpcDecoder { message_bytes_max: JSONRPC_MESSAGE_BYTES_MAX }
-    }
-}
-
-impl JsonRpcDecoder {
-    /// A decoder with a message limit other than [`JSONRPC_MESSAGE_BYTES_MAX`].
-    pub fn with_message_bytes_max(message_bytes_max: usize) -> JsonRpcDecoder {
-        JsonRpcDecoder { message_bytes_max }
-    }
-
-    /// Takes the next message off the front of `src`, if a whole one is there.
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, Error> {
-        let start = src.iter().position(|&b| !is_json_whitespace(b)).unwrap_or(src.len());
-        src.advance(start);
-        if src.is_empty() {
-            return Ok(None);
-        }
-        let mut stream = serde_json::Deserializer::from_slice(src).into_iter::<Raw>();
-        match stream.next() {
-            Some(Ok(raw)) => {
-                let len = stream.byte_offset();
-                if len > self.message_bytes_max {
-                    return Err(Error::JsonRpcTooLarge { max: self.message_bytes_max });
-                }
-                src.advance(len);
-                Message::classify(raw).map(Some)
-            }
-            Some(Err(error)) if error.is_eof() => {
-                if src.len() > self.message_bytes_max {
-                    return Err(Error::JsonRpcTooLarge { max: self.message_bytes_max });
-                }
-                Ok(None)
-            }
-            Some(Err(error)) => Err(error.into()),
-            None => Ok(None),
-        }
     }
 }
