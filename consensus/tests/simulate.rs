@@ -8,6 +8,26 @@ mod sim;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// Writes TLA+ traces of the seeds in `CONSENSUS_TLA_TRACE_SEEDS` (default 1..=6) to
+/// `CONSENSUS_TLA_TRACE_DIR`, for `docs/tla/validate.sh`. Shorter runs, no compaction
+/// (the spec has no snapshots), and unbounded SyncResp pages (the spec sends every entry).
+#[cfg(feature = "tla-trace")]
+#[test]
+fn write_tla_traces() {
+    let Ok(dir) = std::env::var("CONSENSUS_TLA_TRACE_DIR") else { return };
+    let seeds = std::env::var("CONSENSUS_TLA_TRACE_SEEDS").unwrap_or_else(|_| "1,2,3,4,5,6".to_string());
+    for seed in seeds.split(',').map(|s| s.trim().parse::<u64>().expect("seeds are numbers")) {
+        let options = sim::Options {
+            chaos_steps: 1_500,
+            compaction: false,
+            sync_resp_bytes_max: usize::MAX,
+            trace_to: Some(std::path::Path::new(&dir).join(format!("seed-{seed:04}.ndjson"))),
+        };
+        let outcome = sim::run_seed_with(seed, false, options);
+        assert!(outcome.violations.is_empty(), "seed {seed}: {:#?}", outcome.violations);
+    }
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name)
         .ok()

@@ -20,6 +20,7 @@ pub struct SimNode {
     /// A slow disk: writes complete less often.
     pub slow: bool,
     seed: u64,
+    sync_resp_bytes_max: usize,
 }
 
 /// What a step showed the checkers.
@@ -38,7 +39,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Nodes `1..=voters` form the group; the rest start empty, as spares to add later.
-    pub fn new(seed: u64, voters: u64, spares: u64) -> Cluster {
+    pub fn new(seed: u64, voters: u64, spares: u64, sync_resp_bytes_max: usize) -> Cluster {
         let membership = Membership::new(1..=voters, []);
         let mut nodes = Vec::new();
         for id in 1..=voters + spares {
@@ -48,7 +49,7 @@ impl Cluster {
                 MemStorage::default()
             };
             let seed = seed.wrapping_mul(31).wrapping_add(id);
-            let raw = RawNode::new(node_config(id, seed, LogIndex(0)), storage);
+            let raw = RawNode::new(node_config(id, seed, sync_resp_bytes_max), storage);
             nodes.push(SimNode {
                 id: NodeId(id),
                 raw: Some(raw),
@@ -56,6 +57,7 @@ impl Cluster {
                 pending: None,
                 slow: false,
                 seed,
+                sync_resp_bytes_max,
             });
         }
         Cluster { nodes }
@@ -156,7 +158,7 @@ impl Cluster {
         let node = self.node(id);
         if let Some(storage) = node.stopped.take() {
             node.seed = node.seed.wrapping_add(1);
-            node.raw = Some(RawNode::new(node_config(id.0, node.seed, LogIndex(0)), storage));
+            node.raw = Some(RawNode::new(node_config(id.0, node.seed, node.sync_resp_bytes_max), storage));
         }
     }
 
@@ -178,10 +180,9 @@ impl Cluster {
     }
 }
 
-fn node_config(id: u64, seed: u64, applied: LogIndex) -> Config {
+fn node_config(id: u64, seed: u64, sync_resp_bytes_max: usize) -> Config {
     let mut config = Config::new(id);
     config.seed = seed;
-    config.applied = applied;
-    config.sync_resp_bytes_max = 256;
+    config.sync_resp_bytes_max = sync_resp_bytes_max;
     config
 }

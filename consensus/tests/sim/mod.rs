@@ -7,6 +7,8 @@
 pub mod checker;
 pub mod cluster;
 pub mod network;
+#[cfg(feature = "tla-trace")]
+pub mod tla;
 
 use bytes::Bytes;
 use consensus::{Entry, LogIndex, MembershipChange, MessageBody, NodeId, Rng, Role};
@@ -68,11 +70,32 @@ struct Faults {
     compact_per_mille: u64,
 }
 
+/// How a seed runs: the defaults, or a shorter run shaped for TLA+ trace validation.
+pub struct Options {
+    pub chaos_steps: u32,
+    pub compaction: bool,
+    /// Bytes per SyncResp: small so that followers page (the default), or unbounded for
+    /// traces, since the spec's SyncResp carries every entry from its next index.
+    pub sync_resp_bytes_max: usize,
+    /// Write the TLA+ trace here (feature `tla-trace`).
+    pub trace_to: Option<std::path::PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { chaos_steps: CHAOS_STEPS, compaction: true, sync_resp_bytes_max: 256, trace_to: None }
+    }
+}
+
 pub fn run_seed(seed: u64, verbose: bool) -> Outcome {
+    run_seed_with(seed, verbose, Options::default())
+}
+
+pub fn run_seed_with(seed: u64, verbose: bool, options: Options) -> Outcome {
     let mut rng = Rng::new(seed);
     let voters = 3 + rng.below(5); // 3..=7
     let spares = rng.below(3);
-    let mut cluster = Cluster::new(seed, voters, spares);
+    let mut cluster = Cluster::new(seed, voters, spares, options.sync_resp_bytes_max);
     let mut net = Network::new((voters + spares) as usize);
     net.drop_percent = rng.below(15);
     net.duplicate_percent = rng.below(10);
@@ -90,7 +113,7 @@ pub fn run_seed(seed: u64, verbose: bool) -> Outcome {
         partition_per_mille: rng.below(6),
         membership_per_mille: rng.below(6),
         transfer_per_mille: rng.below(4),
-        compact_per_mille: rng.below(10),
+        compact_per_mille: if options.compaction { rng.below(10) } else { 0 },
     };
     for node in cluster.nodes.iter_mut() {
         node.slow = rng.below(4) == 0;
@@ -103,15 +126,22 @@ pub fn run_seed(seed: u64, verbose: bool) -> Outcome {
         next_payload: 0,
         verbose,
         stats: Stats::default(),
+        #[cfg(feature = "tla-trace")]
+        trace: options.trace_to.as_ref().map(|_| tla::TraceWriter::new(seed, voters + spares, voters)),
     };
     let mut steps = 0;
-    for _ in 0..CHAOS_STEPS {
+    for _ in 0..options.chaos_steps {
         steps += 1;
         sim.chaos_step(&faults);
     }
     let live = sim.liveness_phase();
     steps += live.1;
     let mut violations = std::mem::take(&mut sim.checker.violations);
+    #[cfg(feature = "tla-trace")]
+    if let (Some(trace), Some(path)) = (&sim.trace, &options.trace_to) {
+        trace.write(path).expect("the trace file can be written");
+        println!("seed {seed}: {} trace events to {}; {:?}", trace.events(), path.display(), sim.stats);
+    }
     if let Err(what) = live.0 {
         violations.push(what);
     }
@@ -126,6 +156,8 @@ struct Sim {
     next_payload: u64,
     verbose: bool,
     stats: Stats,
+    #[cfg(feature = "tla-trace")]
+    trace: Option<tla::TraceWriter>,
 }
 
 impl Sim {
@@ -266,6 +298,11 @@ impl Sim {
         self.log(|| format!("restart {id}"));
         self.cluster.restart(id);
         self.checker.restarted(id);
+        #[cfg(feature = "tla-trace")]
+        if let (Some(trace), Some(raw)) = (&mut self.trace, &self.cluster.nodes[id.0 as usize - 1].raw) {
+            let status = raw.status();
+            trace.crash(&status, raw.term(status.last_index).expect("the last entry has a term"));
+        }
         self.check(id);
     }
 
@@ -324,6 +361,12 @@ impl Sim {
     }
 
     fn check(&mut self, id: NodeId) {
+        #[cfg(feature = "tla-trace")]
+        if let (Some(trace), Some(raw)) = (&mut self.trace, &mut self.cluster.nodes[id.0 as usize - 1].raw) {
+            for event in raw.take_trace() {
+                trace.event(&event);
+            }
+        }
         let Some(raw) = self.cluster.node(id).raw.as_ref() else { return };
         let status = raw.status();
         if status.role == Role::Leader && self.checker.is_new_leader(&status) {

@@ -1,0 +1,51 @@
+---------------------------- MODULE MCPullRaft ----------------------------
+(***************************************************************************)
+(* Model checking PullRaft with small bounds. Here a delivered message is  *)
+(* consumed (or, WithDuplicates, may stay in flight), and the bounds are   *)
+(* on terms, log length, messages in flight and faults (message drops,     *)
+(* crashes, check-quorum step-downs), so that TLC reaches elections in     *)
+(* several terms, truncation, suspension and membership changes while the  *)
+(* exhaustive search stays within minutes.                                 *)
+(***************************************************************************)
+EXTENDS PullRaft
+
+CONSTANTS MaxTerm, MaxLogLen, MaxInFlight, MaxFaults,
+          WithMembership,  \* FALSE leaves membership changes and transfers out, to go deeper
+          WithDuplicates   \* TRUE lets a delivered message stay in flight (a duplicate)
+
+VARIABLE faults
+
+mcvars == <<vars, faults>>
+
+Fault(A) == A /\ faults' = faults + 1
+NoFault(A) == A /\ UNCHANGED faults
+
+MCNodeNext(i) ==
+    \/ NoFault(Timeout(i) \/ SyncRetry(i) \/ Propose(i) \/ Ready(i) \/ Persist(i))
+    \/ NoFault(\E susp \in SUBSET Server : Heartbeat(i, susp))
+    \* Waking a node that is not suspended is a SyncRetry; leave it out.
+    \/ NoFault((st[i].fsusp \/ st[i].lsusp # {}) /\ Wake(i))
+    \/ Fault(StepDown(i) \/ Crash(i))
+    \/ WithMembership /\ NoFault(
+         \/ \E conf \in NextConfs(st[i], i) : ProposeMembership(i, conf)
+         \/ \E j \in Server : TransferLeader(i, j)
+         \/ TransferAbort(i))
+
+MCNext ==
+    \/ \E i \in Server : \E m \in msgs :
+         \E consume \in IF WithDuplicates THEN BOOLEAN ELSE {TRUE} : NoFault(ReceiveOnce(i, m, consume))
+    \/ \E m \in msgs : Fault(Drop(m))
+    \/ \E i \in Server : MCNodeNext(i)
+
+MCInit == Init /\ faults = 0
+
+MCSpec == MCInit /\ [][MCNext]_mcvars
+
+\* Servers are interchangeable when all of them start as voters.
+Symmetry == Permutations(Server)
+
+Bounds ==
+    /\ \A i \in Server : st[i].term <= MaxTerm /\ Len(st[i].log) <= MaxLogLen
+    /\ Cardinality(msgs) <= MaxInFlight
+    /\ faults <= MaxFaults
+=============================================================================
