@@ -6,7 +6,7 @@ use crate::message::{Message, MessageBody};
 use crate::raft::Raft;
 use crate::storage::Storage;
 use crate::trace::TraceDetail;
-use crate::types::{Entry, LogIndex, Payload, Role, Snapshot, Term};
+use crate::types::{Entry, LogIndex, Membership, Payload, Role, Snapshot, Term};
 
 impl<S: Storage> Raft<S> {
     pub fn tick_follower(&mut self) {
@@ -117,20 +117,26 @@ impl<S: Storage> Raft<S> {
             self.send_sync_req();
             return;
         }
-        if let Some(conflict) = self.log.append_from_leader(&entries) {
+        let received = entries.len() as u64;
+        let memberships: Vec<(LogIndex, Membership)> = entries
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Membership(m) => Some((e.index, m.clone())),
+                _ => None,
+            })
+            .collect();
+        if let Some(conflict) = self.log.append_from_leader(entries) {
             self.memberships.truncated(conflict);
-            for entry in entries.iter().filter(|e| e.index >= conflict) {
-                if let Payload::Membership(membership) = &entry.payload {
-                    self.memberships.appended(entry.index, membership.clone());
-                }
+            for (index, membership) in memberships.into_iter().filter(|(index, _)| *index >= conflict) {
+                self.memberships.appended(index, membership);
             }
         }
-        let matched = prev_index.plus(entries.len() as u64);
+        let matched = prev_index.plus(received);
         let commit = commit.min(matched);
         if self.log.commit_to(commit) {
             self.committed_to(commit);
         }
-        if suspend && entries.is_empty() {
+        if suspend && received == 0 {
             self.suspended = true;
             return;
         }

@@ -201,17 +201,27 @@ impl<S: Storage> Raft<S> {
     /// index), committed if it is from our term (Raft §5.4.2).
     pub fn maybe_commit(&mut self) -> bool {
         let membership = self.membership();
-        let mut stored: Vec<LogIndex> = membership
-            .voters
-            .iter()
-            .map(|id| {
-                if *id == self.id {
-                    self.log.stored_index()
-                } else {
-                    self.progress.get(id).map(|p| p.stored).unwrap_or_default()
-                }
-            })
-            .collect();
+        let acked = |id: &NodeId| {
+            if *id == self.id {
+                self.log.stored_index()
+            } else {
+                self.progress.get(id).map(|p| p.stored).unwrap_or_default()
+            }
+        };
+        // Runs on every ack: no allocation for groups of up to VOTERS_INLINE voters.
+        const VOTERS_INLINE: usize = 16;
+        let mut inline = [LogIndex(0); VOTERS_INLINE];
+        let mut spilled = Vec::new();
+        let stored: &mut [LogIndex] = if membership.voters.len() <= VOTERS_INLINE {
+            let n = membership.voters.len();
+            for (slot, id) in inline.iter_mut().zip(&membership.voters) {
+                *slot = acked(id);
+            }
+            &mut inline[..n]
+        } else {
+            spilled.extend(membership.voters.iter().map(acked));
+            &mut spilled
+        };
         stored.sort_unstable_by(|a, b| b.cmp(a));
         let candidate = stored[membership.quorum() - 1];
         if candidate <= self.log.committed || self.log.term(candidate) != Some(self.term) {
@@ -291,6 +301,10 @@ impl<S: Storage> Raft<S> {
 
     /// New entries exist: suspended followers start pulling again.
     pub fn wake_suspended_followers(&mut self) {
+        // Called on every proposal: the common case, nobody suspended, costs one scan.
+        if !self.progress.values().any(|p| p.suspended) {
+            return;
+        }
         let suspended: Vec<NodeId> =
             self.progress.iter().filter(|(_, p)| p.suspended).map(|(id, _)| *id).collect();
         for id in suspended {

@@ -110,7 +110,7 @@ impl<S: Storage> RaftLog<S> {
     /// caller has checked. Entries already present are skipped; the first conflicting one
     /// truncates our tail (never below the commit index). Returns the last index that now
     /// matches the leader.
-    pub fn append_from_leader(&mut self, entries: &[Entry]) -> Option<LogIndex> {
+    pub fn append_from_leader(&mut self, mut entries: Vec<Entry>) -> Option<LogIndex> {
         let conflict = entries.iter().position(|e| !self.matches(e.index, e.term));
         if let Some(at) = conflict {
             let index = entries[at].index;
@@ -119,13 +119,15 @@ impl<S: Storage> RaftLog<S> {
                 "conflicting entry at {index} <= commit {}: a committed entry would change",
                 self.committed
             );
-            self.truncate_and_append(&entries[at..]);
+            self.truncate_from(index);
+            self.unstable.extend(entries.drain(at..));
             return Some(index);
         }
         None
     }
 
     /// Appends `entries` at `entries[0].index`, dropping whatever the log held from there.
+    #[cfg(test)]
     pub fn truncate_and_append(&mut self, entries: &[Entry]) {
         let Some(first) = entries.first() else { return };
         self.truncate_from(first.index);

@@ -167,13 +167,13 @@ impl Storage for MemStorage {
 /// The longest prefix of `entries` within `bytes_max`, and never less than one entry.
 pub(crate) fn take_bytes(entries: &[Entry], bytes_max: usize) -> Vec<Entry> {
     let mut bytes = 0;
-    let mut out = Vec::new();
-    for entry in entries {
+    let mut cut = entries.len();
+    for (at, entry) in entries.iter().enumerate() {
         bytes += entry.size_bytes();
-        if !out.is_empty() && bytes > bytes_max {
+        if at > 0 && bytes > bytes_max {
+            cut = at;
             break;
         }
-        out.push(entry.clone());
     }
-    out
+    entries[..cut].to_vec()
 }

@@ -8,17 +8,17 @@ mod sim;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Writes TLA+ traces of the seeds in `CONSENSUS_TLA_TRACE_SEEDS` (default 1..=6) to
+/// Writes TLA+ traces of the seeds in `CONSENSUS_TLA_TRACE_SEEDS` (default: seeds with crashes, partitions, truncations and membership changes) to
 /// `CONSENSUS_TLA_TRACE_DIR`, for `docs/tla/validate.sh`. Shorter runs, no compaction
 /// (the spec has no snapshots), and unbounded SyncResp pages (the spec sends every entry).
 #[cfg(feature = "tla-trace")]
 #[test]
 fn write_tla_traces() {
     let Ok(dir) = std::env::var("CONSENSUS_TLA_TRACE_DIR") else { return };
-    let seeds = std::env::var("CONSENSUS_TLA_TRACE_SEEDS").unwrap_or_else(|_| "1,2,3,4,5,6".to_string());
+    let seeds = std::env::var("CONSENSUS_TLA_TRACE_SEEDS").unwrap_or_else(|_| "3,7,8,35,38,60".to_string());
     for seed in seeds.split(',').map(|s| s.trim().parse::<u64>().expect("seeds are numbers")) {
         let options = sim::Options {
-            chaos_steps: 1_500,
+            chaos_steps: 4_000,
             compaction: false,
             sync_resp_bytes_max: usize::MAX,
             trace_to: Some(std::path::Path::new(&dir).join(format!("seed-{seed:04}.ndjson"))),
