@@ -10,21 +10,33 @@
 EXTENDS PullRaft
 
 CONSTANTS MaxTerm, MaxLogLen, MaxInFlight, MaxFaults,
+          MaxTimers,       \* timer-driven actions: timeouts, heartbeats, sync retries, wakes
           WithMembership,  \* FALSE leaves membership changes and transfers out, to go deeper
           WithDuplicates   \* TRUE lets a delivered message stay in flight (a duplicate)
 
-VARIABLE faults
+VARIABLES faults, timers
 
-mcvars == <<vars, faults>>
+mcvars == <<vars, faults, timers>>
 
-Fault(A) == A /\ faults' = faults + 1
-NoFault(A) == A /\ UNCHANGED faults
+Fault(A) == A /\ faults' = faults + 1 /\ UNCHANGED timers
+Timer(A) == A /\ timers' = timers + 1 /\ UNCHANGED faults
+NoFault(A) == A /\ UNCHANGED <<faults, timers>>
+
+\* The driver takes a Ready only when there is something in it (RawNode::has_ready).
+HasWork(i) ==
+    LET s == st[i] IN
+    \/ s.outbox # {} \/ s.syncAfter
+    \/ s.log # dur[i].log \/ s.term # dur[i].term \/ s.vote # dur[i].vote \/ s.commit # dur[i].commit
+    \/ s.role = "Leader" /\ \E j \in s.tracked :
+          s.parked[j].on /\ (s.parked[j].next <= Len(s.log) \/ s.csent[j] < s.commit)
 
 MCNodeNext(i) ==
-    \/ NoFault(Timeout(i) \/ SyncRetry(i) \/ Propose(i) \/ Ready(i) \/ Persist(i))
-    \/ NoFault(\E susp \in SUBSET Server : Heartbeat(i, susp))
+    \/ NoFault(Propose(i) \/ Persist(i))
+    \/ NoFault(HasWork(i) /\ Ready(i))
+    \/ Timer(Timeout(i) \/ SyncRetry(i))
+    \/ Timer(\E susp \in SUBSET Server : Heartbeat(i, susp))
     \* Waking a node that is not suspended is a SyncRetry; leave it out.
-    \/ NoFault((st[i].fsusp \/ st[i].lsusp # {}) /\ Wake(i))
+    \/ Timer((st[i].fsusp \/ st[i].lsusp # {}) /\ Wake(i))
     \/ Fault(StepDown(i) \/ Crash(i))
     \/ WithMembership /\ NoFault(
          \/ \E conf \in NextConfs(st[i], i) : ProposeMembership(i, conf)
@@ -37,7 +49,7 @@ MCNext ==
     \/ \E m \in msgs : Fault(Drop(m))
     \/ \E i \in Server : MCNodeNext(i)
 
-MCInit == Init /\ faults = 0
+MCInit == Init /\ faults = 0 /\ timers = 0
 
 MCSpec == MCInit /\ [][MCNext]_mcvars
 
@@ -48,4 +60,5 @@ Bounds ==
     /\ \A i \in Server : st[i].term <= MaxTerm /\ Len(st[i].log) <= MaxLogLen
     /\ Cardinality(msgs) <= MaxInFlight
     /\ faults <= MaxFaults
+    /\ timers <= MaxTimers
 =============================================================================

@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-seeds=${TLA_TRACE_SEEDS:-1,2,3,4,5,6}
+seeds=${TLA_TRACE_SEEDS:-3,7,8,35,38,60}
 traces=$(mktemp -d)
 trap 'rm -rf "$traces"' EXIT
 

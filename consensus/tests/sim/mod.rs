@@ -78,6 +78,7 @@ pub struct Options {
     /// traces, since the spec's SyncResp carries every entry from its next index.
     pub sync_resp_bytes_max: usize,
     /// Write the TLA+ trace here (feature `tla-trace`).
+    #[cfg_attr(not(feature = "tla-trace"), allow(dead_code))]
     pub trace_to: Option<std::path::PathBuf>,
 }
 
