@@ -46,7 +46,7 @@ MCNodeNext(i) ==
 MCNext ==
     \/ \E i \in Server : \E m \in msgs :
          \E consume \in IF WithDuplicates THEN BOOLEAN ELSE {TRUE} : NoFault(ReceiveOnce(i, m, consume))
-    \/ \E m \in msgs : Fault(Drop(m))
+    \/ \E m \in msgs : NoFault(Drop(m))
     \/ \E i \in Server : MCNodeNext(i)
 
 MCInit == Init /\ faults = 0 /\ timers = 0
