@@ -85,7 +85,7 @@ impl Checker {
     /// compacted are covered by its snapshot, which only holds committed entries.
     fn check_leader_completeness(&mut self, status: &Status, entry_of: &impl Fn(LogIndex) -> Option<Entry>) {
         let mut missing = Vec::new();
-        for (index, (term, _)) in self.committed.range(LogIndex(0)..) {
+        for (index, (term, _)) in &self.committed {
             let present = match entry_of(*index) {
                 Some(entry) => entry.term == *term,
                 None => *index <= status.commit && *index <= status.last_index,
