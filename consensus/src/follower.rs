@@ -31,12 +31,30 @@ impl<S: Storage> Raft<S> {
     }
 
     pub fn send_sync_req(&mut self) {
+        let (last, last_term, stored) =
+            (self.log.last_index(), self.log.last_term(), self.log.stored_index());
+        self.pull(last.next(), last_term, stored, false);
+    }
+
+    /// Sends our one outstanding pull to the leader (after this Ready's writes if
+    /// `after_persist`); answers to any other pull are stale from now on.
+    fn pull(
+        &mut self,
+        next_index: LogIndex,
+        prev_log_term: Term,
+        stored_index: LogIndex,
+        after_persist: bool,
+    ) {
         let Some(leader) = self.leader else { return };
-        let body = self.sync_req_body();
-        self.sync_expect = Some(self.log.last_index().next());
+        let body = MessageBody::SyncReq { next_index, prev_log_term, stored_index };
+        self.sync_expect = Some(next_index);
         self.sync_in_flight = true;
         self.sync_elapsed = 0;
-        self.send(leader, body);
+        if after_persist {
+            self.send_after_persist(leader, self.term, body);
+        } else {
+            self.send(leader, body);
+        }
     }
 
     /// The pull that acknowledges this Ready's writes: built when the Ready is, so that it
@@ -45,17 +63,9 @@ impl<S: Storage> Raft<S> {
         if !std::mem::take(&mut self.sync_after_persist) || self.role != Role::Follower {
             return;
         }
-        let Some(leader) = self.leader else { return };
-        let last = self.log.last_index();
-        let body = MessageBody::SyncReq {
-            next_index: last.next(),
-            prev_log_term: self.log.last_term(),
-            stored_index: last,
-        };
-        self.sync_expect = Some(last.next());
-        self.sync_in_flight = true;
-        self.sync_elapsed = 0;
-        self.send_after_persist(leader, self.term, body);
+        // Everything in the log is durable once this Ready is written.
+        let (last, last_term) = (self.log.last_index(), self.log.last_term());
+        self.pull(last.next(), last_term, last, true);
     }
 
     pub fn step_follower(&mut self, m: Message) {
@@ -173,16 +183,9 @@ impl<S: Storage> Raft<S> {
         while index > floor && self.log.term(index).is_some_and(|term| term > hint_term) {
             index = index.prev();
         }
-        let Some(leader) = self.leader else { return };
-        let body = MessageBody::SyncReq {
-            next_index: index.next(),
-            prev_log_term: self.log.term(index).expect("index is within the log"),
-            stored_index: self.log.stored_index(),
-        };
-        self.sync_expect = Some(index.next());
-        self.sync_in_flight = true;
-        self.sync_elapsed = 0;
-        self.send(leader, body);
+        let term = self.log.term(index).expect("index is within the log");
+        let stored = self.log.stored_index();
+        self.pull(index.next(), term, stored, false);
     }
 
     fn handle_snapshot(&mut self, snapshot: Snapshot) {
