@@ -108,6 +108,15 @@ fn decode_batch(wire: &Bytes, version: Version, mut each: impl FnMut(Packet)) {
     }
 }
 
+/// Encodes `BATCH_FRAMES` packets into `out`, reusing its buffer.
+fn encode_batch(out: &mut Vec<u8>, mut encode_one: impl FnMut(&mut Vec<u8>)) {
+    out.clear();
+    for _ in 0..BATCH_FRAMES {
+        encode_one(out);
+    }
+    black_box(&*out);
+}
+
 fn main() {
     let smoke =
         std::env::args().any(|arg| arg == "--smoke") || std::env::var_os("PROTOCOL_BENCH_SMOKE").is_some();
@@ -128,13 +137,7 @@ fn main() {
     report(
         "SEND encode",
         frame,
-        measure(budget, || {
-            out.clear();
-            for _ in 0..BATCH_FRAMES {
-                black_box(&packet).encode(version, &mut out);
-            }
-            black_box(&out);
-        }),
+        measure(budget, || encode_batch(&mut out, |out| black_box(&packet).encode(version, out))),
     );
 
     // SEND, encrypted as JS does: the server verifies msgKey and decrypts.
@@ -157,13 +160,11 @@ fn main() {
         "SEND encrypt + msgKey + encode (client)",
         frame,
         measure(budget, || {
-            out.clear();
-            for _ in 0..BATCH_FRAMES {
+            encode_batch(&mut out, |out| {
                 let mut send = send(Setting::default());
                 client.seal_send(&mut send, black_box(&plaintext));
-                Packet::Send(send).encode(version, &mut out);
-            }
-            black_box(&out);
+                Packet::Send(send).encode(version, out);
+            })
         }),
     );
 
@@ -175,13 +176,7 @@ fn main() {
     report(
         "RECV encode",
         frame,
-        measure(budget, || {
-            out.clear();
-            for _ in 0..BATCH_FRAMES {
-                black_box(&packet).encode(version, &mut out);
-            }
-            black_box(&out);
-        }),
+        measure(budget, || encode_batch(&mut out, |out| black_box(&packet).encode(version, out))),
     );
 
     // RECV, encrypted per receiving connection: the server's per-recipient cost.
@@ -194,13 +189,11 @@ fn main() {
         "RECV encrypt + msgKey + encode (server)",
         frame,
         measure(budget, || {
-            out.clear();
-            for _ in 0..BATCH_FRAMES {
+            encode_batch(&mut out, |out| {
                 let mut recv = recv(Setting::default());
                 server.seal_recv(&mut recv, black_box(&plaintext));
-                Packet::Recv(recv).encode(version, &mut out);
-            }
-            black_box(&out);
+                Packet::Recv(recv).encode(version, out);
+            })
         }),
     );
     report(
