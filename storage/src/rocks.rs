@@ -1,0 +1,185 @@
+//! [`RocksEngine`]: the engine of a real node, one RocksDB with a column family per [`Cf`].
+
+use std::path::Path;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode,
+    DBWithThreadMode, Options, ReadOptions, SingleThreaded, WriteOptions,
+};
+
+use crate::{Cf, Engine, Error, RawBatch, RawOp, Result, Store};
+
+type Db = DBWithThreadMode<SingleThreaded>;
+
+/// Sizes a deployment may want to change; the defaults suit a laptop or a small server.
+#[derive(Clone, Debug)]
+pub struct RocksConfig {
+    /// Shared by all column families. Reads that matter (recent messages, state lookups)
+    /// are mostly of recently written data, which the memtables still hold, so the cache
+    /// mostly serves history reads and index lookups: 128 MiB keeps their index and filter
+    /// blocks and the hot data blocks in memory.
+    pub block_cache_bytes: usize,
+    /// One memtable of the `log` family. Raft entries are appended in order and deleted
+    /// after compaction: a large memtable lets most of them die before they are flushed.
+    pub log_write_buffer_bytes: usize,
+    /// Bound on all memtables together, so many busy families cannot exhaust memory.
+    pub total_write_buffer_bytes: usize,
+}
+
+impl Default for RocksConfig {
+    fn default() -> RocksConfig {
+        RocksConfig {
+            block_cache_bytes: 128 << 20,
+            log_write_buffer_bytes: 64 << 20,
+            total_write_buffer_bytes: 256 << 20,
+        }
+    }
+}
+
+pub struct RocksEngine {
+    db: Db,
+}
+
+impl RocksEngine {
+    pub fn open(path: impl AsRef<Path>, config: &RocksConfig) -> Result<RocksEngine> {
+        let mut db_options = Options::default();
+        db_options.create_if_missing(true);
+        db_options.create_missing_column_families(true);
+        // Two cores: one flush and one compaction at a time is all they can take beside
+        // the server.
+        db_options.set_max_background_jobs(2);
+        db_options.set_db_write_buffer_size(config.total_write_buffer_bytes);
+        // Write SST files out as they grow instead of in one burst at the end, so a flush
+        // does not stall the WAL fsyncs of the foreground.
+        db_options.set_bytes_per_sync(1 << 20);
+        // A torn last WAL record (a crash mid-write) is dropped; anything else corrupted
+        // stops the open instead of silently losing a synced batch.
+        db_options.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+        db_options.set_paranoid_checks(true);
+
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let families =
+            Cf::ALL.map(|cf| ColumnFamilyDescriptor::new(cf.name(), family_options(cf, config, &cache)));
+        let db = Db::open_cf_descriptors(&db_options, path, families).map_err(engine_error)?;
+        Ok(RocksEngine { db })
+    }
+
+    /// Writes every memtable out to SST files (on shutdown, and for tests that look at the
+    /// files).
+    pub fn flush(&self) -> Result<()> {
+        for cf in Cf::ALL {
+            self.db.flush_cf(self.cf(cf)).map_err(engine_error)?;
+        }
+        Ok(())
+    }
+
+    fn cf(&self, cf: Cf) -> &ColumnFamily {
+        self.db.cf_handle(cf.name()).expect("every family is created on open")
+    }
+}
+
+fn family_options(cf: Cf, config: &RocksConfig, cache: &Cache) -> Options {
+    let mut options = Options::default();
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    match cf {
+        Cf::Log => {
+            options.set_write_buffer_size(config.log_write_buffer_bytes);
+            // Entries are read by range, never looked up by absent keys: no bloom filter.
+        }
+        Cf::Meta | Cf::Kv => {
+            options.set_write_buffer_size(config.log_write_buffer_bytes / 2);
+            // Point lookups (a message by id, an idempotency key, a user) often miss:
+            // 10 bits per key answers most misses without reading a data block.
+            table.set_bloom_filter(10.0, false);
+        }
+    }
+    options.set_block_based_table_factory(&table);
+    // The upper levels hold young data that is rewritten soon: compressing it costs CPU
+    // for nothing. The bottom levels hold most of the bytes and rarely change: zstd there.
+    options.set_compression_per_level(&[
+        DBCompressionType::None,
+        DBCompressionType::None,
+        DBCompressionType::Lz4,
+        DBCompressionType::Lz4,
+        DBCompressionType::Lz4,
+        DBCompressionType::Lz4,
+        DBCompressionType::Zstd,
+    ]);
+    options.set_bottommost_compression_type(DBCompressionType::Zstd);
+    options.set_level_compaction_dynamic_level_bytes(true);
+    options
+}
+
+impl Engine for RocksEngine {
+    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let value = self.db.get_pinned_cf(self.cf(cf), key).map_err(engine_error)?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        cf: Cf,
+        from: &[u8],
+        to: Option<&[u8]>,
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        if to.is_some_and(|to| to <= from) {
+            return Ok(());
+        }
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(from);
+        if let Some(to) = to {
+            options.set_iterate_upper_bound(to);
+        }
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf), options);
+        if reverse {
+            iter.seek_to_last();
+        } else {
+            iter.seek_to_first();
+        }
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if !visit(key, value) {
+                return Ok(());
+            }
+            if reverse {
+                iter.prev();
+            } else {
+                iter.next();
+            }
+        }
+        iter.status().map_err(engine_error)
+    }
+
+    fn write(&self, batch: RawBatch) -> Result<()> {
+        let mut rocks = rocksdb::WriteBatch::default();
+        for op in &batch.ops {
+            match op {
+                RawOp::Put { cf, key, value } => rocks.put_cf(self.cf(*cf), key, value),
+                RawOp::Delete { cf, key } => rocks.delete_cf(self.cf(*cf), key),
+                RawOp::DeleteRange { cf, from, to } => rocks.delete_range_cf(self.cf(*cf), from, to),
+            }
+        }
+        // Not synced here: `sync` makes every written batch durable with one fsync.
+        let mut options = WriteOptions::default();
+        options.set_sync(false);
+        self.db.write_opt(rocks, &options).map_err(engine_error)
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(engine_error)
+    }
+}
+
+fn engine_error(error: rocksdb::Error) -> Error {
+    Error::Engine(error.into_string())
+}
+
+impl Store<RocksEngine> {
+    /// Opens (or creates) the store of a node in the directory `path`.
+    pub fn open(path: impl AsRef<Path>, config: &RocksConfig) -> Result<Store<RocksEngine>> {
+        Ok(Store::new(RocksEngine::open(path, config)?))
+    }
+}
