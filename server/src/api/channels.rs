@@ -1,0 +1,9 @@
+//! The channels routes.
+
+use axum::Router;
+
+use super::ApiState;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+}

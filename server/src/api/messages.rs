@@ -1,0 +1,9 @@
+//! The messages routes.
+
+use axum::Router;
+
+use super::ApiState;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+}

@@ -1,0 +1,9 @@
+//! The users routes.
+
+use axum::Router;
+
+use super::ApiState;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+}

@@ -1,0 +1,347 @@
+//! The multi-raft driver: every raft group of every tier on this node, in one task.
+//!
+//! One iteration: take the requests that arrived (bounded), tick if the tick is due, then
+//! for every group with work: take its `Ready`, add its log writes to the iteration's one
+//! `WriteBatch`, apply its committed entries into the same batch (with the group's applied
+//! index), then write and fsync the batch **once** for all groups, then answer the
+//! proposers whose entries were applied, send what had to wait for the fsync, and
+//! `advance` every group. Nothing is answered before the fsync that made it durable.
+//!
+//! Idle groups are quiescent (not ticked); channel groups idle for `evict_after_ticks` are
+//! dropped from memory and reloaded from the store when next used.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use consensus::{
+    Config, Entry, LogIndex, Membership, Payload, ProposeError, RawNode, Ready, Role, Snapshot, SnapshotMeta,
+    Term,
+};
+use storage::{Engine, GroupId, GroupLog, Store, Tier, WriteBatch};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+use crate::sm::{Applied, StateMachine, Tx};
+
+/// The key, in every group's state, of the last applied log index.
+pub const APPLIED_KEY: &[u8] = b"\0applied";
+
+/// Requests waiting for the driver. A full inbox makes callers wait: back-pressure.
+pub const INBOX_MAX: usize = 8192;
+/// Requests taken per iteration, so that ticks and fsyncs keep their pace under load.
+const REQUESTS_PER_ITERATION_MAX: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct DriverConfig {
+    pub node_id: u64,
+    pub tick: Duration,
+    /// Ticks a quiescent channel group stays in memory before it is evicted.
+    pub evict_after_ticks: u32,
+}
+
+/// Why a proposal did not get applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeFailure {
+    #[error("this node does not lead the group (leader: {0:?})")]
+    NotLeader(Option<u64>),
+    #[error("the group's proposal queue is full")]
+    Busy,
+    #[error("the entry was replaced by a new leader before it committed")]
+    Dropped,
+    #[error("the node is shutting down")]
+    Stopped,
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+pub type ProposeResult = Result<Applied, ProposeFailure>;
+
+pub enum Request {
+    Propose { group: GroupId, command: Bytes, reply: oneshot::Sender<ProposeResult> },
+}
+
+/// Makes the state machine of a group: the driver knows groups, not what they replicate.
+pub type SmFactory = Box<dyn Fn(GroupId) -> Box<dyn StateMachine> + Send>;
+
+/// The handle the rest of the server uses to reach the driver.
+#[derive(Clone)]
+pub struct DriverHandle {
+    inbox: mpsc::Sender<Request>,
+}
+
+impl DriverHandle {
+    /// Proposes `command` to `group` (created on first use) and waits until it is applied,
+    /// which is after it is durable on a quorum.
+    pub async fn propose(&self, group: GroupId, command: Bytes) -> ProposeResult {
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Propose { group, command, reply };
+        self.inbox.send(request).await.map_err(|_| ProposeFailure::Stopped)?;
+        answer.await.map_err(|_| ProposeFailure::Stopped)?
+    }
+}
+
+struct Hosted<E: Engine> {
+    node: RawNode<GroupLog<E>>,
+    sm: Box<dyn StateMachine>,
+    /// Proposals waiting for their entry to be applied: by index, with the term the entry
+    /// was proposed in (another leader's entry may take the index).
+    waiters: BTreeMap<LogIndex, (Term, oneshot::Sender<ProposeResult>)>,
+    idle_ticks: u32,
+}
+
+pub struct Driver<E: Engine> {
+    config: DriverConfig,
+    store: Arc<Store<E>>,
+    make_sm: SmFactory,
+    groups: HashMap<GroupId, Hosted<E>>,
+    /// Groups that may have a Ready: touched since they last had none.
+    dirty: BTreeSet<GroupId>,
+    inbox: mpsc::Receiver<Request>,
+    metrics: Arc<Metrics>,
+}
+
+impl<E: Engine> Driver<E> {
+    pub fn new(
+        config: DriverConfig,
+        store: Arc<Store<E>>,
+        make_sm: SmFactory,
+        metrics: Arc<Metrics>,
+    ) -> (Driver<E>, DriverHandle) {
+        let (tx, inbox) = mpsc::channel(INBOX_MAX);
+        let driver =
+            Driver { config, store, make_sm, groups: HashMap::new(), dirty: BTreeSet::new(), inbox, metrics };
+        (driver, DriverHandle { inbox: tx })
+    }
+
+    /// Loads (or creates) `groups` and runs them until they have settled: a one-node group
+    /// elects itself and applies what it had committed before a restart.
+    pub fn open_groups(&mut self, groups: &[GroupId]) -> storage::Result<()> {
+        for group in groups {
+            self.ensure(*group)?;
+        }
+        self.run_until_settled()
+    }
+
+    /// Serves requests until `stop` fires or every handle is dropped.
+    pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
+        let mut ticker = tokio::time::interval(self.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                request = self.inbox.recv() => {
+                    let Some(request) = request else { break };
+                    self.handle(request);
+                    for _ in 1..REQUESTS_PER_ITERATION_MAX {
+                        match self.inbox.try_recv() {
+                            Ok(request) => self.handle(request),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = ticker.tick() => self.tick(),
+            }
+            if let Err(error) = self.run_until_settled() {
+                // The store failed: acknowledging anything more could lose it. Stop.
+                tracing::error!(%error, "storage failed; the driver stops");
+                break;
+            }
+        }
+        for hosted in self.groups.values_mut() {
+            for (_, (_, waiter)) in std::mem::take(&mut hosted.waiters) {
+                let _ = waiter.send(Err(ProposeFailure::Stopped));
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Propose { group, command, reply } => {
+                if let Err(error) = self.ensure(group) {
+                    tracing::error!(?group, %error, "cannot load group");
+                    let _ = reply.send(Err(ProposeFailure::Refused(format!("storage: {error}"))));
+                    return;
+                }
+                let hosted = self.groups.get_mut(&group).expect("ensured");
+                hosted.idle_ticks = 0;
+                self.metrics.proposals.inc();
+                match hosted.node.propose(command) {
+                    Ok(index) => {
+                        let term = hosted.node.status().term;
+                        hosted.waiters.insert(index, (term, reply));
+                        self.dirty.insert(group);
+                    }
+                    Err(ProposeError::NotLeader(leader)) => {
+                        let _ = reply.send(Err(ProposeFailure::NotLeader(leader.map(|l| l.0))));
+                    }
+                    Err(ProposeError::QueueFull) => {
+                        let _ = reply.send(Err(ProposeFailure::Busy));
+                    }
+                    Err(other) => {
+                        let _ = reply.send(Err(ProposeFailure::Refused(format!("{other:?}"))));
+                    }
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let mut evict = Vec::new();
+        for (group, hosted) in &mut self.groups {
+            if hosted.node.is_quiescent() && hosted.waiters.is_empty() {
+                hosted.idle_ticks += 1;
+                if group.tier == Tier::Channel && hosted.idle_ticks >= self.config.evict_after_ticks {
+                    evict.push(*group);
+                }
+                continue;
+            }
+            hosted.node.tick();
+            self.dirty.insert(*group);
+        }
+        for group in evict {
+            self.groups.remove(&group);
+            self.store.forget(group);
+            self.metrics.groups_evicted.inc();
+        }
+        self.count_groups();
+    }
+
+    /// Makes sure `group` is in memory: loads it from the store, or creates it with this
+    /// node as its only voter.
+    fn ensure(&mut self, group: GroupId) -> storage::Result<()> {
+        if self.groups.contains_key(&group) {
+            return Ok(());
+        }
+        let meta = self.store.snapshot_meta(group)?;
+        if meta.membership.voters.is_empty() && self.store.memberships(group)?.is_empty() {
+            let mut batch = WriteBatch::new();
+            let membership = Membership::new([self.config.node_id], []);
+            let meta = SnapshotMeta { index: LogIndex(0), term: Term(0), membership };
+            batch.install_snapshot(group, Snapshot { meta, data: Bytes::new() });
+            self.store.commit(&batch)?;
+            self.metrics.groups_created.inc();
+        }
+        let applied = match self.store.get(group, APPLIED_KEY)? {
+            Some(value) => LogIndex(u64::from_be_bytes(value[..].try_into().map_err(|_| {
+                storage::Error::Invalid { group, reason: "applied index is not 8 bytes".into() }
+            })?)),
+            None => LogIndex(0),
+        };
+        let mut config = Config::new(self.config.node_id);
+        config.applied = applied;
+        config.seed = self.config.node_id ^ (group.id << 8) ^ group.tier as u64;
+        let mut node = RawNode::new(config, GroupLog::new(self.store.clone(), group));
+        let status = node.status();
+        if status.membership.voters.len() == 1
+            && status.membership.is_voter(status.id)
+            && status.role != Role::Leader
+        {
+            // Alone in the group: no one to wait for.
+            node.campaign();
+        }
+        let sm = (self.make_sm)(group);
+        self.groups.insert(group, Hosted { node, sm, waiters: BTreeMap::new(), idle_ticks: 0 });
+        self.dirty.insert(group);
+        self.count_groups();
+        Ok(())
+    }
+
+    fn count_groups(&self) {
+        let mut counts = [0i64; 3];
+        for group in self.groups.keys() {
+            counts[group.tier as usize] += 1;
+        }
+        self.metrics.set_groups(counts);
+    }
+
+    /// Runs iterations until no group has a Ready.
+    fn run_until_settled(&mut self) -> storage::Result<()> {
+        while !self.dirty.is_empty() {
+            self.iterate()?;
+        }
+        Ok(())
+    }
+
+    /// One iteration: gather Readys, one batch, one fsync, answer, advance.
+    fn iterate(&mut self) -> storage::Result<()> {
+        let mut batch = WriteBatch::new();
+        let mut readys: Vec<(GroupId, Ready)> = Vec::new();
+        let mut answers: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> = Vec::new();
+        for group in std::mem::take(&mut self.dirty) {
+            let Some(hosted) = self.groups.get_mut(&group) else { continue };
+            if !hosted.node.has_ready() {
+                continue;
+            }
+            let ready = hosted.node.ready();
+            batch.add_ready(group, &ready);
+            if let Some(soft) = &ready.soft_state {
+                if soft.role != Role::Leader {
+                    // Entries this node proposed may never commit now; their proposers
+                    // learn it when another entry is applied at their index.
+                    tracing::info!(?group, role = ?soft.role, "group lost leadership");
+                }
+            }
+            apply(&*self.store, group, hosted, &ready.committed_entries, &mut batch, &mut answers)?;
+            readys.push((group, ready));
+        }
+        if !batch.is_empty() {
+            let started = Instant::now();
+            self.store.commit(&batch)?;
+            self.metrics.fsyncs.inc();
+            self.metrics.batch_ops.observe(batch.len() as f64);
+            self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
+        }
+        for (reply, result) in answers {
+            let _ = reply.send(result);
+        }
+        for (group, ready) in readys {
+            let hosted = self.groups.get_mut(&group).expect("groups are evicted only on tick");
+            hosted.node.advance(ready);
+            // A single-voter leader commits in advance(): look again.
+            self.dirty.insert(group);
+        }
+        Ok(())
+    }
+}
+
+/// Applies committed entries of one group into `batch`, collecting the answers owed.
+fn apply<E: Engine>(
+    store: &Store<E>,
+    group: GroupId,
+    hosted: &mut Hosted<E>,
+    entries: &[Entry],
+    batch: &mut WriteBatch,
+    answers: &mut Vec<(oneshot::Sender<ProposeResult>, ProposeResult)>,
+) -> storage::Result<()> {
+    let Some(last) = entries.last() else { return Ok(()) };
+    let mut written = BTreeMap::new();
+    let mut tx = Tx::new(store, group, batch, &mut written);
+    for entry in entries {
+        let result = match &entry.payload {
+            Payload::Command(command) => hosted.sm.apply(command, &mut tx)?,
+            Payload::Noop | Payload::Membership(_) => Applied::Done,
+        };
+        // Everything proposed at or before this index that is still waiting was either
+        // this entry or was overwritten by another leader's entries.
+        while let Some(waiter) = hosted.waiters.first_entry() {
+            if *waiter.key() > entry.index {
+                break;
+            }
+            let index = *waiter.key();
+            let (term, reply) = waiter.remove();
+            let is_this =
+                index == entry.index && term == entry.term && matches!(entry.payload, Payload::Command(_));
+            let result = match (&result, is_this) {
+                (Applied::Refused(reason), true) => Err(ProposeFailure::Refused(reason.clone())),
+                (applied, true) => Ok(applied.clone()),
+                (_, false) => Err(ProposeFailure::Dropped),
+            };
+            answers.push((reply, result));
+        }
+    }
+    tx.put(Bytes::from_static(APPLIED_KEY), Bytes::copy_from_slice(&last.index.0.to_be_bytes()));
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Messages: send, history, lookups.
+
+#[allow(unused_imports)]
+use super::{Node, ServiceError, ServiceResult};
