@@ -1,6 +1,8 @@
 //! What the node does for its callers (the HTTP API, the client gateway), above the raft
 //! groups: one `impl Node` block per area, in the files of this module.
 
+pub mod channel_input;
+pub mod channel_permission;
 pub mod channels;
 pub mod conversations;
 pub mod messages;

@@ -7,6 +7,8 @@
 
 pub mod channel;
 pub mod slot;
+pub mod slot_channels;
+pub mod slot_users;
 
 use std::collections::BTreeMap;
 
