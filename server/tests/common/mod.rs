@@ -18,9 +18,8 @@ pub struct TestServer {
 
 /// A config for tests: free ports on loopback, data in `dir`.
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.root_dir = PathBuf::from(dir);
-    config.http_addr = "127.0.0.1:0".into();
+    let mut config =
+        Config { root_dir: PathBuf::from(dir), http_addr: "127.0.0.1:0".into(), ..Config::default() };
     config.manager.addr = "127.0.0.1:0".into();
     config.cluster.tick_interval_ms = 50;
     config.logger.level = "warn".into();
@@ -126,7 +125,7 @@ fn dechunk(mut body: &str) -> String {
             break;
         }
         out.push_str(&rest[..size]);
-        body = &rest[size..].trim_start_matches("\r\n");
+        body = rest[size..].trim_start_matches("\r\n");
     }
     out
 }
