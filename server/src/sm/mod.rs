@@ -6,6 +6,8 @@
 //! group's applied index, so that a crash never separates them.
 
 pub mod channel;
+pub mod conversation_sm;
+pub mod message_record;
 pub mod slot;
 pub mod slot_channels;
 pub mod slot_users;

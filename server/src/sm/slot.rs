@@ -81,6 +81,8 @@ pub enum SlotCommand {
         channel_id: String,
         channel_type: u8,
     },
+    /// A user's conversation cursors (`sm::conversation_sm`).
+    Conversation(crate::sm::conversation_sm::ConversationCommand),
 }
 
 /// The key of a channel's placement: its channel group number, 8 bytes big-endian.
@@ -159,6 +161,7 @@ impl StateMachine for SlotSm {
             SlotCommand::RemoveAllMembers { list, channel_id, channel_type } => {
                 slot_channels::remove_all_members(tx, list, &channel_id, channel_type)
             }
+            SlotCommand::Conversation(command) => crate::sm::conversation_sm::apply_conversation(command, tx),
         }
     }
 }
