@@ -33,6 +33,7 @@ async fn main() -> std::process::ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
+    let data_dir = config.data_dir();
     let server = match server::server::Server::start(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -40,6 +41,13 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // One plain line for people and scripts (the tests read the port from it).
+    let metrics = server.manager_addr.map_or("off".to_string(), |addr| format!("http://{addr}/metrics"));
+    println!(
+        "imserver: HTTP API on http://{}, metrics on {metrics}, data in {}",
+        server.http_addr,
+        data_dir.display()
+    );
     wait_for_signal().await;
     tracing::info!("stopping");
     server.stop().await;
