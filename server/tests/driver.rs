@@ -102,3 +102,35 @@ async fn groups_are_created_on_first_use_and_refusals_are_reported() {
     // A stopped driver answers no more.
     assert!(handle.propose(channel, Bytes::from_static(b"late")).await.is_err());
 }
+
+/// An idle channel group is quiescent, then evicted from memory after
+/// `evict_after_ticks`; the next proposal loads it back with its state. Time is tokio's
+/// paused clock: the ticks pass without waiting.
+#[tokio::test(start_paused = true)]
+async fn idle_channel_groups_are_evicted_and_reload() {
+    let store = Arc::new(MemStore::in_memory());
+    let config = DriverConfig { node_id: 1, tick: Duration::from_millis(100), evict_after_ticks: 5 };
+    let metrics = Arc::new(Metrics::default());
+    let (driver, handle) = Driver::new(config, store.clone(), Box::new(|_| Box::new(Recorder)), metrics.clone());
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(driver.run(stopped));
+
+    let channel = GroupId::new(Tier::Channel, 7);
+    assert_eq!(handle.propose(channel, Bytes::from_static(b"one")).await, Ok(Applied::Done));
+    assert_eq!(metrics.groups()[Tier::Channel as usize], 1);
+    // Bounded: a quiescent group goes within a few ticks of its last use.
+    for _ in 0..100 {
+        if metrics.groups_evicted.get() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(metrics.groups_evicted.get(), 1, "the idle group was evicted");
+    assert_eq!(metrics.groups()[Tier::Channel as usize], 0);
+
+    assert_eq!(handle.propose(channel, Bytes::from_static(b"two")).await, Ok(Applied::Done));
+    let count = StateRead::get(&*store, channel, b"count").unwrap().unwrap();
+    assert_eq!(u64::from_be_bytes(count[..].try_into().unwrap()), 2, "reloaded with its state");
+    let _ = stop.send(());
+    task.await.unwrap();
+}
