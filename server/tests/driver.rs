@@ -111,7 +111,8 @@ async fn idle_channel_groups_are_evicted_and_reload() {
     let store = Arc::new(MemStore::in_memory());
     let config = DriverConfig { node_id: 1, tick: Duration::from_millis(100), evict_after_ticks: 5 };
     let metrics = Arc::new(Metrics::default());
-    let (driver, handle) = Driver::new(config, store.clone(), Box::new(|_| Box::new(Recorder)), metrics.clone());
+    let (driver, handle) =
+        Driver::new(config, store.clone(), Box::new(|_| Box::new(Recorder)), metrics.clone());
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(driver.run(stopped));
 
