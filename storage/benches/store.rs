@@ -23,38 +23,13 @@ fn main() {
     let base = std::env::var("STORE_BENCH_DIR").unwrap_or_else(|_| ".".to_string());
     let payload = Bytes::from(vec![0xab; ENTRY_BYTES]);
 
-    println!("| groups | entries per sync | entries/s | fsyncs/s |");
-    println!("|---|---|---|---|");
+    println!("| groups | entries per sync | entries/s | fsyncs/s | entries/s without the fsync |");
+    println!("|---|---|---|---|---|");
     for groups in [1u64, 100, 10_000] {
         for batch in [1usize, 64, 1024] {
-            let dir = tempfile::tempdir_in(&base).unwrap();
-            let store = RocksStore::open(dir.path(), &RocksConfig::default()).unwrap();
-            let mut next = vec![1u64; groups as usize];
-            let (mut entries, mut syncs) = (0u64, 0u64);
-            let started = Instant::now();
-            while started.elapsed() < budget {
-                let mut write = WriteBatch::new();
-                let mut per_group: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
-                for i in 0..batch as u64 {
-                    let g = (entries + i) % groups;
-                    let index = LogIndex(next[g as usize]);
-                    next[g as usize] += 1;
-                    let entry = Entry { term: Term(1), index, payload: Payload::Command(payload.clone()) };
-                    per_group.entry(g).or_default().push(entry);
-                }
-                for (g, list) in per_group {
-                    write.append(GroupId::new(Tier::Channel, g), list);
-                }
-                store.commit(&write).unwrap();
-                entries += batch as u64;
-                syncs += 1;
-            }
-            let elapsed = started.elapsed().as_secs_f64();
-            println!(
-                "| {groups} | {batch} | {:.0} | {:.0} |",
-                entries as f64 / elapsed,
-                syncs as f64 / elapsed
-            );
+            let (entries, syncs) = run_cell(&base, budget, groups, batch, &payload, true);
+            let (unsynced, _) = run_cell(&base, budget, groups, batch, &payload, false);
+            println!("| {groups} | {batch} | {entries:.0} | {syncs:.0} | {unsynced:.0} |");
         }
     }
 
@@ -90,6 +65,47 @@ fn main() {
         latencies.push(t0.elapsed());
     }
     println!("raw 4 KiB write + fdatasync: {}", percentiles(&mut latencies));
+}
+
+/// Appends `batch`-entry batches round-robin over `groups` groups for `budget`; returns
+/// entries/s and batches/s. Without `sync` the batches are written but never fsynced: the
+/// store's CPU cost alone.
+fn run_cell(
+    base: &str,
+    budget: Duration,
+    groups: u64,
+    batch: usize,
+    payload: &Bytes,
+    sync: bool,
+) -> (f64, f64) {
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let store = RocksStore::open(dir.path(), &RocksConfig::default()).unwrap();
+    let mut next = vec![1u64; groups as usize];
+    let (mut entries, mut batches) = (0u64, 0u64);
+    let started = Instant::now();
+    while started.elapsed() < budget {
+        let mut per_group: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
+        for i in 0..batch as u64 {
+            let g = (entries + i) % groups;
+            let index = LogIndex(next[g as usize]);
+            next[g as usize] += 1;
+            let entry = Entry { term: Term(1), index, payload: Payload::Command(payload.clone()) };
+            per_group.entry(g).or_default().push(entry);
+        }
+        let mut write = WriteBatch::new();
+        for (g, list) in per_group {
+            write.append(GroupId::new(Tier::Channel, g), list);
+        }
+        if sync {
+            store.commit(&write).unwrap();
+        } else {
+            store.write(&write).unwrap();
+        }
+        entries += batch as u64;
+        batches += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    (entries as f64 / elapsed, batches as f64 / elapsed)
 }
 
 fn percentiles(latencies: &mut [Duration]) -> String {
