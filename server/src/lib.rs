@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod gateway;
 pub mod ids;
 pub mod metrics;
 pub mod service;

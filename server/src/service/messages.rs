@@ -79,7 +79,7 @@ pub enum SendOrigin {
 }
 
 /// A message to send.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendRequest {
     pub origin: SendOrigin,
     /// Empty: the system uid.
@@ -96,6 +96,9 @@ pub struct SendRequest {
     pub expire: u32,
     pub topic: String,
     pub payload: Bytes,
+    /// The client connection that sent it (set by the gateway's driver): the message is not
+    /// delivered back to it.
+    pub sender_conn: Option<u64>,
 }
 
 /// A sent message, once its channel's group committed it (or found it sent before).

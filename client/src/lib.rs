@@ -1,0 +1,1 @@
+//! A small WuKongIM client speaking WKProto over TCP. STUB: being written.
