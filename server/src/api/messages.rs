@@ -155,6 +155,7 @@ impl SendBody {
             expire: self.expire,
             topic: self.topic,
             payload: decode_payload(&self.payload)?,
+            sender_conn: None,
         };
         Ok((request, self.subscribers))
     }
