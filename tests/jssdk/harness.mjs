@@ -399,6 +399,37 @@ function checkNoOwnEcho(user) {
   check(own.length === 0, `${user.uid}: received its own message(s) back as RECV: ${show(own)}`);
 }
 
+/** `/channel/messagesync` as `uid` gives the message `sent` (with `ack`) from `peer`. */
+async function checkHistory(server, uid, peer, sent, ack) {
+  const request = { login_uid: uid, channel_id: peer, channel_type: 1, start_message_seq: 0, end_message_seq: 0, pull_mode: 1, limit: 100 };
+  const what = `/channel/messagesync ${show(request)}`;
+  const history = await server.post('/channel/messagesync', request);
+  check(Array.isArray(history?.messages), `${what}: no messages array: ${show(history)}`);
+  const found = history.messages.filter((m) => m.client_msg_no === sent.clientMsgNo);
+  check(found.length === 1, `${what}: expected the message with client_msg_no ${sent.clientMsgNo} once, got ${found.length}: ${show(history)}`);
+  const m = found[0];
+  check(m.from_uid === peer, `${what}: from_uid ${show(m.from_uid)}, expected ${show(peer)}`);
+  check(Number(m.message_seq) === Number(ack.messageSeq), `${what}: message_seq ${m.message_seq}, the SENDACK said ${ack.messageSeq}`);
+  check(String(m.message_idstr ?? m.message_id) === ack.messageID, `${what}: message id ${m.message_idstr ?? m.message_id}, the SENDACK said ${ack.messageID}`);
+  check(decode(m.payload) === sent.payload, `${what}: the payload decodes to ${show(decode(m.payload))}, the SDK sent ${show(sent.payload)}`);
+  check(JSON.parse(sent.payload).content === sent.text, `the SDK's payload ${sent.payload} does not hold the text ${show(sent.text)}`);
+}
+
+/** `/conversation/sync` for `uid` has the conversation with `peer`, unread, with the message; returns unread. */
+async function checkConversation(server, uid, peer, sent, ack) {
+  const what = `/conversation/sync {"uid":"${uid}","msg_count":20}`;
+  const conversations = await server.post('/conversation/sync', { uid, msg_count: 20 });
+  check(Array.isArray(conversations), `${what}: expected an array, got ${show(conversations)}`);
+  const conversation = conversations.find((c) => c.channel_id === peer && Number(c.channel_type) === 1);
+  check(conversation, `${what}: no conversation with ${peer}/1: ${show(conversations)}`);
+  check(Number(conversation.unread) >= 1, `${what}: the conversation with ${peer} has unread ${conversation.unread}, expected at least 1: ${show(conversation)}`);
+  check(Number(conversation.last_msg_seq) >= Number(ack.messageSeq), `${what}: last_msg_seq ${conversation.last_msg_seq} is before the message's seq ${ack.messageSeq}`);
+  const recent = (conversation.recents || []).find((r) => r.client_msg_no === sent.clientMsgNo);
+  check(recent, `${what}: the message is not among the conversation's recents: ${show(conversation)}`);
+  check(decode(recent.payload) === sent.payload, `${what}: the recent's payload decodes to ${show(decode(recent.payload))}, the SDK sent ${show(sent.payload)}`);
+  return Number(conversation.unread);
+}
+
 const scenarios = [
   {
     name: 'person-chat',
@@ -501,54 +532,46 @@ const scenarios = [
   },
   {
     name: 'offline-history',
-    title: 'u1 writes to an offline u2; u2 connects and finds it over HTTP (messagesync, conversation/sync)',
+    title: 'u1 writes to an offline u2 (and to one that disconnected); they connect and find it over HTTP, then chat live',
     async run({ server, user }) {
-      await server.setToken('h1', 'token-h1');
-      await server.setToken('h2', 'token-h2');
+      for (const uid of ['h1', 'h2', 'h3']) await server.setToken(uid, `token-${uid}`);
       const h1 = await user('h1', 'token-h1');
       await h1.connected();
-      const text = 'while you were away — 离线消息';
-      const sent = await h1.sendText('h2', 1, text);
-      const ack = await h1.acked(sent);
+      // h2 has never connected; h3 connects, then disconnects (the SDK's disconnect()).
+      const h3 = await user('h3', 'token-h3');
+      await h3.connected();
+      await h3.request('disconnect');
+
+      const toH2 = await h1.sendText('h2', 1, 'while you were away — 离线消息');
+      const toH3 = await h1.sendText('h3', 1, 'sent after you left — 你走后');
+      const [ackH2, ackH3] = await Promise.all([h1.acked(toH2), h1.acked(toH3)]);
 
       const h2 = await user('h2', 'token-h2');
       await h2.connected();
+      await h3.connected(); // the same SDK instance connects again: a new socket, new keys
 
-      const history = await server.post('/channel/messagesync', {
-        login_uid: 'h2',
-        channel_id: 'h1',
-        channel_type: 1,
-        start_message_seq: 0,
-        end_message_seq: 0,
-        pull_mode: 1,
-        limit: 100,
-      });
-      check(Array.isArray(history?.messages), `/channel/messagesync: no messages array: ${show(history)}`);
-      const found = history.messages.filter((m) => m.client_msg_no === sent.clientMsgNo);
-      check(found.length === 1, `/channel/messagesync (login_uid h2, channel h1/1): expected the message with client_msg_no ${sent.clientMsgNo} once, got ${found.length}: ${show(history)}`);
-      const m = found[0];
-      check(m.from_uid === 'h1', `/channel/messagesync: from_uid ${show(m.from_uid)}, expected "h1"`);
-      check(Number(m.message_seq) === Number(ack.messageSeq), `/channel/messagesync: message_seq ${m.message_seq}, the SENDACK said ${ack.messageSeq}`);
-      check(String(m.message_idstr ?? m.message_id) === ack.messageID, `/channel/messagesync: message id ${m.message_idstr ?? m.message_id}, the SENDACK said ${ack.messageID}`);
-      check(decode(m.payload) === sent.payload, `/channel/messagesync: the payload decodes to ${show(decode(m.payload))}, the SDK sent ${show(sent.payload)}`);
-      check(JSON.parse(sent.payload).content === text, `the SDK's payload ${sent.payload} does not hold the text`);
+      const unread = {};
+      for (const [u, sent, ack] of [[h2, toH2, ackH2], [h3, toH3, ackH3]]) {
+        await checkHistory(server, u.uid, 'h1', sent, ack);
+        unread[u.uid] = await checkConversation(server, u.uid, 'h1', sent, ack);
+      }
 
-      const conversations = await server.post('/conversation/sync', { uid: 'h2', msg_count: 20 });
-      check(Array.isArray(conversations), `/conversation/sync: expected an array, got ${show(conversations)}`);
-      const conversation = conversations.find((c) => c.channel_id === 'h1' && Number(c.channel_type) === 1);
-      check(conversation, `/conversation/sync (uid h2): no conversation with h1/1: ${show(conversations)}`);
-      check(Number(conversation.unread) >= 1, `/conversation/sync (uid h2): conversation h1 has unread ${conversation.unread}, expected at least 1: ${show(conversation)}`);
-      check(Number(conversation.last_msg_seq) >= Number(ack.messageSeq), `/conversation/sync: last_msg_seq ${conversation.last_msg_seq} is before the message's seq ${ack.messageSeq}`);
-      const recent = (conversation.recents || []).find((r) => r.client_msg_no === sent.clientMsgNo);
-      check(recent, `/conversation/sync: the message is not among the conversation's recents: ${show(conversation)}`);
-      check(decode(recent.payload) === sent.payload, `/conversation/sync: the recent's payload decodes to ${show(decode(recent.payload))}, the SDK sent ${show(sent.payload)}`);
-
-      h1.health();
-      h2.health();
-      // Whether the server also pushes the stored message when h2 connects is up to it
+      // After its reconnect h3 still receives live messages (decrypted with the new session key).
+      const live = 'and now live — 实时';
+      const sentLive = await h1.sendText('h3', 1, live);
+      const ackLive = await h1.acked(sentLive);
+      const recv = await h3.received(live, 'h1');
+      check(recv.messageID === ackLive.messageID, `h3: the RECV's messageID ${recv.messageID} differs from the SENDACK's ${ackLive.messageID}`);
+      await quiet();
+      checkInbound(h3, live, { fromUID: 'h1', channelID: 'h1', channelType: 1, contentType: 1 });
+      for (const u of [h1, h2, h3]) {
+        checkNoOwnEcho(u);
+        u.health();
+      }
+      // Whether the server also pushes stored messages when a user connects is up to it
       // (WuKongIM does not; clients sync over HTTP). Reported, not required.
-      const pushed = h2.recvs().filter((r) => r.text === text).length;
-      return `seq ${ack.messageSeq}, unread ${conversation.unread}, pushed on connect: ${pushed ? 'yes' : 'no'}`;
+      const pushed = [[h2, toH2], [h3, toH3]].filter(([u, sent]) => u.recvs().some((r) => r.text === sent.text)).map(([u]) => u.uid);
+      return `unread h2 ${unread.h2}, h3 ${unread.h3}; stored messages pushed on connect to: ${pushed.join(', ') || 'nobody'}`;
     },
   },
 ];
