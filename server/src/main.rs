@@ -44,8 +44,10 @@ async fn main() -> std::process::ExitCode {
     // One plain line for people and scripts (the tests read the port from it).
     let metrics = server.manager_addr.map_or("off".to_string(), |addr| format!("http://{addr}/metrics"));
     println!(
-        "imserver: HTTP API on http://{}, metrics on {metrics}, data in {}",
+        "imserver: HTTP API on http://{}, TCP on {}, WebSocket on ws://{}, metrics on {metrics}, data in {}",
         server.http_addr,
+        server.tcp_addr,
+        server.ws_addr,
         data_dir.display()
     );
     wait_for_signal().await;

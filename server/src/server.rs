@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use storage::{GroupId, RocksConfig, RocksStore, Tier};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState, RouteAddrs};
 use crate::config::{socket_addr, Config};
 use crate::driver::{Driver, DriverConfig, SmFactory};
+use crate::gateway::conn::ConnConfig;
+use crate::gateway::listen::{self, Gateway};
 use crate::metrics::Metrics;
 use crate::service::Node;
 use crate::sm::channel::ChannelSm;
@@ -35,7 +37,12 @@ pub struct Server {
     /// Where the HTTP API and the manager port are listening.
     pub http_addr: SocketAddr,
     pub manager_addr: Option<SocketAddr>,
+    /// Where clients connect: WKProto over TCP, and WebSocket.
+    pub tcp_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
     stops: Vec<oneshot::Sender<()>>,
+    /// Tells the gateway's listeners and connections to close.
+    stop_gateway: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -72,10 +79,21 @@ impl Server {
         let mut stops = vec![stop_driver];
 
         let node = Arc::new(Node::new(config.clone(), handle, store, metrics));
+        node.start_fanout();
+        let (stop_gateway, stopping) = watch::channel(false);
+        let conn_config = ConnConfig { node_id: config.cluster.node_id, ..ConnConfig::default() };
+        let gateway = Gateway { node: node.clone(), config: conn_config, stopping };
+        let tcp = bind(socket_addr(&config.addr)).await?;
+        let tcp_addr = tcp.local_addr().expect("a bound listener has an address");
+        tasks.push(tokio::spawn(listen::serve_tcp(tcp, gateway.clone())));
+        let ws = bind(socket_addr(&config.ws_addr)).await?;
+        let ws_addr = ws.local_addr().expect("a bound listener has an address");
+        tasks.push(tokio::spawn(listen::serve_ws(ws, gateway)));
+        tracing::info!(%tcp_addr, %ws_addr, "client gateway listening");
         let http_addr = api_listen_addr(&config);
         let http = bind(&http_addr).await?;
         let http_addr = http.local_addr().expect("a bound listener has an address");
-        let state = ApiState { node: node.clone(), route: route_addrs(&config) };
+        let state = ApiState { node: node.clone(), route: route_addrs(&config, tcp_addr, ws_addr) };
         let (stop, stopped) = oneshot::channel();
         tasks.push(serve(http, api::router(state.clone()), stopped));
         stops.push(stop);
@@ -90,13 +108,14 @@ impl Server {
             stops.push(stop);
             tracing::info!(addr = ?manager_addr, "manager (metrics) listening");
         }
-        Ok(Server { node, http_addr, manager_addr, stops, tasks })
+        Ok(Server { node, http_addr, manager_addr, tcp_addr, ws_addr, stops, tasks, stop_gateway })
     }
 
     /// Stops accepting, finishes the requests in flight, stops the driver. Everything
     /// acknowledged was fsynced before it was acknowledged, so nothing more is written.
     pub async fn stop(self) {
         // Listeners first, so no request reaches a stopped driver; the driver last.
+        let _ = self.stop_gateway.send(true);
         for stop in self.stops.into_iter().rev() {
             let _ = stop.send(());
         }
@@ -125,15 +144,15 @@ fn api_listen_addr(config: &Config) -> String {
     loopback
 }
 
-fn route_addrs(config: &Config) -> RouteAddrs {
+/// What `/route` tells clients: the `external.*` addresses, or the host `external.ip`
+/// (loopback if unset) with the ports the gateway listens on.
+fn route_addrs(config: &Config, tcp: SocketAddr, ws: SocketAddr) -> RouteAddrs {
     let external = &config.external;
     let host = if external.ip.is_empty() { "127.0.0.1" } else { external.ip.as_str() };
-    let port =
-        |addr: &str| socket_addr(addr).rsplit_once(':').map(|(_, p)| p.to_string()).unwrap_or_default();
     let or = |given: &str, derived: String| if given.is_empty() { derived } else { given.to_string() };
     RouteAddrs {
-        tcp_addr: or(&external.tcp_addr, format!("{host}:{}", port(&config.addr))),
-        ws_addr: or(&external.ws_addr, format!("ws://{host}:{}", port(&config.ws_addr))),
+        tcp_addr: or(&external.tcp_addr, format!("{host}:{}", tcp.port())),
+        ws_addr: or(&external.ws_addr, format!("ws://{host}:{}", ws.port())),
         wss_addr: external.wss_addr.clone(),
     }
 }

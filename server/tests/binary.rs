@@ -16,6 +16,8 @@ fn start(dir: &std::path::Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_imserver"))
         .env("WK_ROOTDIR", dir)
         .env("WK_HTTPADDR", "127.0.0.1:0")
+        .env("WK_ADDR", "tcp://127.0.0.1:0")
+        .env("WK_WSADDR", "ws://127.0.0.1:0")
         .env("WK_MANAGER_ADDR", "127.0.0.1:0")
         .env("WK_LOGGER_LEVEL", "warn")
         .stdout(Stdio::piped())

@@ -2,6 +2,7 @@
 //! (`reference/wukongim.md` §1), one file per area. And the manager port's routes.
 
 pub mod channels;
+pub mod connections;
 pub mod conversations;
 pub mod messages;
 pub mod users;
@@ -45,6 +46,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/route", get(route))
         .route("/varz", get(varz))
         .merge(users::routes())
+        .merge(connections::routes())
         .merge(channels::routes())
         .merge(messages::routes())
         .merge(conversations::routes())
@@ -59,6 +61,7 @@ pub fn manager_router(state: ApiState) -> Router {
         .route("/metrics", get(metrics))
         .route("/health", get(health))
         .route("/varz", get(varz))
+        .route("/connz", get(connections::connz))
         .with_state(state)
 }
 
@@ -110,6 +113,9 @@ async fn varz(State(state): State<ApiState>) -> Response {
         "raft_groups": {"node": node_groups, "slot": slot_groups, "channel": channel_groups},
         "proposals": node.metrics.proposals.get(),
         "fsyncs": node.metrics.fsyncs.get(),
+        "connections": node.online.count(),
+        "deliveries": node.online.delivered.load(std::sync::atomic::Ordering::Relaxed),
+        "slow_clients": node.online.overflowed.load(std::sync::atomic::Ordering::Relaxed),
     }))
     .into_response()
 }

@@ -1,1 +1,325 @@
-//! STUB
+//! Who is online on this node: every logged-in connection, by uid, with the bounded inbox
+//! its task reads. Fan-out and kicks go through here; nothing here blocks.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use protocol::ReasonCode;
+use tokio::sync::{mpsc, Notify};
+
+use super::{ConnId, Delivery, ToConn};
+
+/// Messages waiting in one connection's inbox at most. Its task turns each into a RECV at
+/// once, so a full inbox means the task cannot keep up: the connection is closed (its
+/// client catches up through `/channel/messagesync`) rather than the node buffering more.
+pub const INBOX_MAX: usize = 1024;
+/// Locks the registry is split over, so that fan-out to many uids and logins on other
+/// uids do not wait for each other.
+const SHARDS: usize = 16;
+/// DISCONNECT reason of a login that replaced an older one (Server v2's words).
+pub const KICK_REASON: &str = "login in other device";
+
+/// WuKongIM's device levels.
+pub const DEVICE_LEVEL_SLAVE: u8 = 0;
+pub const DEVICE_LEVEL_MASTER: u8 = 1;
+
+/// One logged-in connection, as the registry knows it.
+#[derive(Clone, Debug)]
+pub struct ConnEntry {
+    pub id: ConnId,
+    pub uid: String,
+    pub device_flag: u8,
+    pub device_level: u8,
+    pub device_id: String,
+    pub version: u8,
+    /// `tcp`, `ws` or `jsonrpc`.
+    pub transport: &'static str,
+    pub remote_addr: String,
+    pub connected_at_ms: i64,
+    inbox: mpsc::Sender<ToConn>,
+    overflow: Arc<Overflow>,
+}
+
+/// Raised when the connection's inbox was full: its task must close it.
+#[derive(Debug, Default)]
+pub struct Overflow {
+    raised: AtomicBool,
+    notify: Notify,
+}
+
+impl Overflow {
+    pub fn raised(&self) -> bool {
+        self.raised.load(Ordering::Acquire)
+    }
+
+    /// Resolves once raised.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.raised() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+/// A connection's end of the registry: its inbox and its overflow flag.
+pub struct ConnInbox {
+    pub messages: mpsc::Receiver<ToConn>,
+    pub overflow: Arc<Overflow>,
+}
+
+/// Every logged-in connection of the node.
+pub struct Online {
+    next_id: AtomicU64,
+    shards: Vec<Mutex<HashMap<String, Vec<ConnEntry>>>>,
+    connections: AtomicUsize,
+    /// RECVs handed to inboxes, and connections closed because their inbox was full.
+    pub delivered: AtomicU64,
+    pub overflowed: AtomicU64,
+}
+
+impl Default for Online {
+    fn default() -> Online {
+        Online {
+            next_id: AtomicU64::new(1),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            connections: AtomicUsize::new(0),
+            delivered: AtomicU64::new(0),
+            overflowed: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What a login needs registered.
+#[derive(Clone, Debug, Default)]
+pub struct LoginInfo {
+    pub uid: String,
+    pub device_flag: u8,
+    pub device_level: u8,
+    pub device_id: String,
+    pub version: u8,
+    pub transport: &'static str,
+    pub remote_addr: String,
+    pub connected_at_ms: i64,
+}
+
+impl Online {
+    /// A number for a new connection, before it logs in.
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers a logged-in connection. A master device replaces the older connections of
+    /// the same uid and device flag: they are kicked with DISCONNECT `ConnectKick`.
+    pub fn register(&self, id: ConnId, login: LoginInfo) -> ConnInbox {
+        let (inbox, messages) = mpsc::channel(INBOX_MAX);
+        let overflow = Arc::new(Overflow::default());
+        let entry = ConnEntry {
+            id,
+            uid: login.uid,
+            device_flag: login.device_flag,
+            device_level: login.device_level,
+            device_id: login.device_id,
+            version: login.version,
+            transport: login.transport,
+            remote_addr: login.remote_addr,
+            connected_at_ms: login.connected_at_ms,
+            inbox,
+            overflow: overflow.clone(),
+        };
+        let mut kicked = Vec::new();
+        {
+            let mut shard = self.shard(&entry.uid);
+            let conns = shard.entry(entry.uid.clone()).or_default();
+            if entry.device_level == DEVICE_LEVEL_MASTER {
+                conns.retain(|old| {
+                    let replaced = old.device_flag == entry.device_flag;
+                    if replaced {
+                        kicked.push(old.clone());
+                    }
+                    !replaced
+                });
+            }
+            conns.push(entry);
+        }
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        self.connections.fetch_sub(kicked.len(), Ordering::Relaxed);
+        for old in kicked {
+            tracing::debug!(uid = %old.uid, conn = old.id, "kicked by a newer login of the same device");
+            kick(&old, ReasonCode::CONNECT_KICK, KICK_REASON);
+        }
+        ConnInbox { messages, overflow }
+    }
+
+    /// Forgets a closed connection (a no-op if it was kicked out already).
+    pub fn unregister(&self, uid: &str, id: ConnId) {
+        let mut shard = self.shard(uid);
+        let Some(conns) = shard.get_mut(uid) else { return };
+        let before = conns.len();
+        conns.retain(|entry| entry.id != id);
+        let removed = before - conns.len();
+        if conns.is_empty() {
+            shard.remove(uid);
+        }
+        drop(shard);
+        self.connections.fetch_sub(removed, Ordering::Relaxed);
+    }
+
+    /// Kicks the connections of `uid` (of one device flag, or all), e.g. after a device
+    /// quit or a ban. Returns how many.
+    pub fn kick_user(
+        &self,
+        uid: &str,
+        device_flag: Option<u8>,
+        reason_code: ReasonCode,
+        reason: &str,
+    ) -> usize {
+        let conns = self.connections_of(uid);
+        let mut kicked = 0;
+        for entry in conns.iter().filter(|e| device_flag.is_none_or(|flag| e.device_flag == flag)) {
+            kick(entry, reason_code, reason);
+            kicked += 1;
+        }
+        kicked
+    }
+
+    /// Hands `delivery` to every connection of every uid in `uids`, except the sending
+    /// connection. Never waits: a full inbox closes that connection.
+    pub fn deliver(&self, uids: &[String], delivery: &Arc<Delivery>) -> usize {
+        let mut handed = 0;
+        for uid in uids {
+            let shard = self.shard(uid);
+            let Some(conns) = shard.get(uid) else { continue };
+            for entry in conns {
+                if delivery.sender == Some(entry.id) {
+                    continue;
+                }
+                match entry.inbox.try_send(ToConn::Deliver(delivery.clone())) {
+                    Ok(()) => handed += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        if !entry.overflow.raised() {
+                            self.overflowed.fetch_add(1, Ordering::Relaxed);
+                            entry.overflow.raise();
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        self.delivered.fetch_add(handed as u64, Ordering::Relaxed);
+        handed
+    }
+
+    /// The connections of `uid`.
+    pub fn connections_of(&self, uid: &str) -> Vec<ConnEntry> {
+        self.shard(uid).get(uid).cloned().unwrap_or_default()
+    }
+
+    /// Every connection, for `/connz`: at most `limit` after skipping `offset`, by id.
+    pub fn list(&self, offset: usize, limit: usize) -> Vec<ConnEntry> {
+        let mut all: Vec<ConnEntry> = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            all.extend(shard.values().flatten().cloned());
+        }
+        all.sort_by_key(|entry| entry.id);
+        all.into_iter().skip(offset).take(limit).collect()
+    }
+
+    /// Logged-in connections now.
+    pub fn count(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    fn shard(&self, uid: &str) -> MutexGuard<'_, HashMap<String, Vec<ConnEntry>>> {
+        let index = crc32fast::hash(uid.as_bytes()) as usize % SHARDS;
+        self.shards[index].lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Asks a connection to DISCONNECT and close. A kick must not be lost to a full inbox:
+/// then the overflow flag closes it instead.
+fn kick(entry: &ConnEntry, reason_code: ReasonCode, reason: &str) {
+    let message = ToConn::Kick { reason_code, reason: reason.to_string() };
+    if entry.inbox.try_send(message).is_err() {
+        entry.overflow.raise();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(uid: &str, device_flag: u8, device_level: u8) -> LoginInfo {
+        LoginInfo { uid: uid.into(), device_flag, device_level, transport: "tcp", ..LoginInfo::default() }
+    }
+
+    fn delivery(sender: Option<ConnId>) -> Arc<Delivery> {
+        Arc::new(Delivery { message_id: 1, sender, ..Delivery::default() })
+    }
+
+    #[test]
+    fn a_master_login_kicks_the_older_master_of_the_same_device_flag_only() {
+        let online = Online::default();
+        let mut web = online.register(1, login("u1", 1, DEVICE_LEVEL_MASTER));
+        let mut app = online.register(2, login("u1", 0, DEVICE_LEVEL_MASTER));
+        let _newer_web = online.register(3, login("u1", 1, DEVICE_LEVEL_MASTER));
+        match web.messages.try_recv() {
+            Ok(ToConn::Kick { reason_code, .. }) => assert_eq!(reason_code, ReasonCode::CONNECT_KICK),
+            other => panic!("expected a kick, got {other:?}"),
+        }
+        assert!(app.messages.try_recv().is_err());
+        assert_eq!(online.count(), 2);
+        let ids: Vec<ConnId> = online.connections_of("u1").iter().map(|e| e.id).collect();
+        assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn a_slave_login_kicks_nobody() {
+        let online = Online::default();
+        let mut first = online.register(1, login("u1", 1, DEVICE_LEVEL_SLAVE));
+        let _second = online.register(2, login("u1", 1, DEVICE_LEVEL_SLAVE));
+        assert!(first.messages.try_recv().is_err());
+        assert_eq!(online.count(), 2);
+    }
+
+    #[test]
+    fn delivery_skips_the_sender_and_a_full_inbox_raises_overflow() {
+        let online = Online::default();
+        let mut sender = online.register(1, login("u1", 1, DEVICE_LEVEL_SLAVE));
+        let other = online.register(2, login("u1", 0, DEVICE_LEVEL_SLAVE));
+        let uids = vec!["u1".to_string(), "nobody".to_string()];
+        assert_eq!(online.deliver(&uids, &delivery(Some(1))), 1);
+        assert!(sender.messages.try_recv().is_err());
+        for _ in 1..INBOX_MAX {
+            online.deliver(&uids, &delivery(Some(1)));
+        }
+        assert!(!other.overflow.raised());
+        online.deliver(&uids, &delivery(Some(1)));
+        assert!(other.overflow.raised());
+        assert_eq!(online.overflowed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn unregister_and_kick_user() {
+        let online = Online::default();
+        let mut a = online.register(1, login("u1", 1, DEVICE_LEVEL_SLAVE));
+        let _b = online.register(2, login("u1", 0, DEVICE_LEVEL_SLAVE));
+        assert_eq!(online.kick_user("u1", Some(1), ReasonCode::CONNECT_KICK, "quit"), 1);
+        assert!(matches!(a.messages.try_recv(), Ok(ToConn::Kick { .. })));
+        online.unregister("u1", 1);
+        online.unregister("u1", 1);
+        assert_eq!(online.count(), 1);
+        assert_eq!(online.list(0, 10).len(), 1);
+        online.unregister("u1", 2);
+        assert_eq!(online.count(), 0);
+    }
+}

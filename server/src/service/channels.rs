@@ -95,6 +95,7 @@ impl Node {
         }
         let command = SlotCommand::DeleteChannel { channel_id: channel_id.to_string(), channel_type };
         self.propose_slot(channel_id, &command).await?;
+        self.subscribers_changed();
         self.unplace_channel(channel_id, channel_type).await
     }
 
@@ -135,6 +136,7 @@ impl Node {
             now_ms: now_ms(),
         };
         self.propose_slot(channel_id, &command).await?;
+        self.subscribers_changed();
         self.follow_conversations(Conversations::Join, &fresh, channel_id, channel_type).await
     }
 
@@ -166,6 +168,7 @@ impl Node {
         let command =
             SlotCommand::RemoveAllMembers { list, channel_id: channel_id.to_string(), channel_type };
         self.propose_slot(channel_id, &command).await?;
+        self.subscribers_changed();
         Ok(())
     }
 
@@ -191,6 +194,7 @@ impl Node {
             now_ms: now_ms(),
         };
         self.propose_slot(channel_id, &command).await?;
+        self.subscribers_changed();
         match list {
             MemberList::Denylist => {
                 self.follow_conversations(Conversations::Leave, &uids, channel_id, channel_type).await
@@ -230,6 +234,7 @@ impl Node {
         let command =
             SlotCommand::RemoveMembers { list, channel_id: channel_id.to_string(), channel_type, uids };
         self.propose_slot(channel_id, &command).await?;
+        self.subscribers_changed();
         Ok(())
     }
 

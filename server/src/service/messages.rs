@@ -14,6 +14,7 @@ use storage::{GroupId, Order};
 use super::channel_input::check_id;
 pub use super::channel_permission::CMD_CHANNEL_SUFFIX;
 use super::{Node, ServiceError, ServiceResult};
+use crate::gateway::Delivery;
 use crate::ids::{now_ms, person_channel_id, CHANNEL_PERSON, SYSTEM_UID};
 use crate::sm::channel::{self, AppendBatch, ChannelCommand, StoredMessage, MESSAGES_PER_COMMAND_MAX};
 use crate::sm::message_record::{MessageRecord, HEADER_NO_PERSIST, HEADER_RED_DOT, HEADER_SYNC_ONCE};
@@ -171,6 +172,30 @@ fn check_send(request: &SendRequest) -> ServiceResult<()> {
     Ok(())
 }
 
+/// A message as its RECVs need it, from the record a send builds.
+fn delivery_of_record(
+    record: &MessageRecord<'_>,
+    message_seq: u64,
+    channel_id: &str,
+    request: &SendRequest,
+) -> Delivery {
+    Delivery {
+        header: record.header,
+        setting: record.setting,
+        message_id: record.message_id,
+        message_seq,
+        timestamp_ms: record.timestamp_ms,
+        expire: record.expire,
+        from_uid: record.from_uid.to_string(),
+        channel_id: channel_id.to_string(),
+        channel_type: request.channel_type,
+        client_msg_no: record.client_msg_no.to_string(),
+        topic: record.topic.to_string(),
+        payload: request.payload.clone(),
+        sender: request.sender_conn,
+    }
+}
+
 /// WuKongIM's temporary channel for a persistent `subscribers` send: the FNV-1a (64-bit)
 /// hash of the uids joined by `,`, in decimal, as a CMD channel.
 pub fn temp_channel_id(subscribers: &[String]) -> String {
@@ -199,7 +224,7 @@ impl Node {
         self.check_permission(&request, &stored_id).await?;
         let target =
             if request.header.sync_once { format!("{stored_id}{CMD_CHANNEL_SUFFIX}") } else { stored_id };
-        let result = self.store_message(&request, target).await?;
+        let result = self.store_message(&request, target, None).await?;
         if request.channel_type == CHANNEL_PERSON && !request.header.sync_once && result.message_seq > 0 {
             let sides = [request.from_uid.as_str(), request.channel_id.as_str()];
             self.conversations_on_person_message(&result.channel_id, sides, result.message_seq).await?;
@@ -239,7 +264,7 @@ impl Node {
         check_send(&request)?;
         self.check_permission(&request, &request.channel_id).await?;
         let target = request.channel_id.clone();
-        self.store_message(&request, target).await?;
+        self.store_message(&request, target, Some(subscribers)).await?;
         Ok(())
     }
 
@@ -284,8 +309,15 @@ impl Node {
         }
     }
 
-    /// Stores a checked message in `target` (a stored channel id) unless it is `no_persist`.
-    async fn store_message(&self, request: &SendRequest, target: String) -> ServiceResult<SendResult> {
+    /// Stores a checked message in `target` (a stored channel id) unless it is `no_persist`,
+    /// then has it delivered to the online devices of `recipients` (`None`: the channel's
+    /// subscribers), except the connection that sent it.
+    async fn store_message(
+        &self,
+        request: &SendRequest,
+        target: String,
+        recipients: Option<&[String]>,
+    ) -> ServiceResult<SendResult> {
         let message_id = self.ids.next_id();
         let client_msg_no = if request.client_msg_no.trim().is_empty() {
             // Unique as the snowflake is; WuKongIM appends "0" to a UUID.
@@ -304,7 +336,12 @@ impl Node {
             topic: &request.topic,
             payload: &request.payload,
         };
+        let fanout = self.fanout();
         if request.header.no_persist {
+            if let Some(fanout) = &fanout {
+                let delivery = delivery_of_record(&record, 0, &target, request);
+                fanout.direct(delivery, recipients.map(<[String]>::to_vec)).await;
+            }
             return Ok(SendResult {
                 message_id,
                 message_seq: 0,
@@ -313,10 +350,33 @@ impl Node {
                 channel_id: target,
             });
         }
+        if let (Some(fanout), Some(conn)) = (&fanout, request.sender_conn) {
+            fanout.sending(message_id, conn);
+        }
         let appended =
-            self.append_messages(&target, request.channel_type, std::slice::from_ref(&record)).await?;
-        let Appended { message_id, message_seq, duplicate } = appended[0];
-        Ok(SendResult { message_id, message_seq, client_msg_no, duplicate, channel_id: target })
+            self.append_messages(&target, request.channel_type, std::slice::from_ref(&record)).await;
+        let appended = match appended {
+            Ok(appended) => appended[0],
+            Err(error) => {
+                if let Some(fanout) = &fanout {
+                    fanout.not_sent(message_id);
+                }
+                return Err(error);
+            }
+        };
+        let Appended { message_id: stored_id, message_seq, duplicate } = appended;
+        if let Some(fanout) = &fanout {
+            if duplicate {
+                fanout.not_sent(message_id);
+            } else if let Some(uids) = recipients {
+                fanout.not_sent(message_id);
+                let delivery = delivery_of_record(&record, message_seq, &target, request);
+                fanout.direct(delivery, Some(uids.to_vec())).await;
+            } else {
+                fanout.committed(&target, request.channel_type, message_seq).await;
+            }
+        }
+        Ok(SendResult { message_id: stored_id, message_seq, client_msg_no, duplicate, channel_id: target })
     }
 
     /// Appends checked messages to a channel (`channel_id` is the stored id), in order, in

@@ -9,7 +9,7 @@ pub mod messages;
 pub mod users;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,6 +17,8 @@ use storage::{GroupId, Tier};
 
 use crate::config::Config;
 use crate::driver::{DriverHandle, ProposeFailure};
+use crate::gateway::fanout::Fanout;
+use crate::gateway::online::Online;
 use crate::ids::{slot_of, Snowflake};
 use crate::metrics::Metrics;
 use crate::sm::channel::ChannelCommand;
@@ -71,6 +73,11 @@ pub struct Node {
     pub state: Arc<dyn StateRead>,
     pub ids: Snowflake,
     pub metrics: Arc<Metrics>,
+    /// The client connections logged in on this node.
+    pub online: Arc<Online>,
+    /// Set by [`Node::start_fanout`]; without it (tests of the service alone) nothing is
+    /// delivered to connections.
+    fanout: OnceLock<Arc<Fanout>>,
     placements: Mutex<HashMap<(String, u8), GroupId>>,
 }
 
@@ -82,7 +89,32 @@ impl Node {
         metrics: Arc<Metrics>,
     ) -> Node {
         let ids = Snowflake::new(config.cluster.node_id);
-        Node { config, driver, state, ids, metrics, placements: Mutex::new(HashMap::new()) }
+        Node {
+            config,
+            driver,
+            state,
+            ids,
+            metrics,
+            online: Arc::new(Online::default()),
+            fanout: OnceLock::new(),
+            placements: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts delivering committed messages to the connections in [`Node::online`].
+    pub fn start_fanout(self: &Arc<Node>) {
+        let _ = self.fanout.set(Fanout::start(self));
+    }
+
+    pub fn fanout(&self) -> Option<Arc<Fanout>> {
+        self.fanout.get().cloned()
+    }
+
+    /// Some channel's subscribers changed: cached lists are stale.
+    pub(crate) fn subscribers_changed(&self) {
+        if let Some(fanout) = self.fanout.get() {
+            fanout.subscribers_changed();
+        }
     }
 
     /// The slot group that owns `key` (a channel id, or a uid for user data).

@@ -11,6 +11,7 @@ use storage::{GroupId, Order, Tier};
 
 use super::channel_input::{check_id, check_uids, TOKEN_BYTES_MAX};
 use super::{Node, ServiceError, ServiceResult};
+use crate::gateway::online::DEVICE_LEVEL_MASTER;
 use crate::ids::{now_ms, CHANNEL_PERSON, SYSTEM_UID};
 use crate::sm::slot::SlotCommand;
 use crate::sm::slot_channels::decode;
@@ -66,7 +67,32 @@ impl Node {
         check_id("uid", uid)?;
         let command = SlotCommand::QuitDevices { uid: uid.to_string(), device_flag, now_ms: now_ms() };
         self.propose_slot(uid, &command).await?;
+        self.online.kick_user(uid, device_flag, ReasonCode::CONNECT_KICK, "device quit");
         Ok(())
+    }
+
+    /// A client's login (CONNECT): the device level it logs in with, or why it may not.
+    /// Refused when the uid's person channel is banned; with `tokenAuthOn`, unless `token`
+    /// is the device's stored token. Without token auth every device is a master.
+    pub async fn login(&self, uid: &str, device_flag: u8, token: &str) -> Result<u8, ReasonCode> {
+        if check_id("uid", uid).is_err() || uid == SYSTEM_UID {
+            return Err(ReasonCode::AUTH_FAIL);
+        }
+        let info = self.channel_info(uid, CHANNEL_PERSON).await.map_err(|_| ReasonCode::SYSTEM_ERROR)?;
+        if info.is_some_and(|info| info.flags.ban) {
+            return Err(ReasonCode::BAN);
+        }
+        if !self.config.token_auth_on {
+            return Ok(DEVICE_LEVEL_MASTER);
+        }
+        let key = device_key(uid, device_flag);
+        let stored = self.state.get(self.slot_group(uid), &key).map_err(|_| ReasonCode::SYSTEM_ERROR)?;
+        let Some(value) = stored else { return Err(ReasonCode::AUTH_FAIL) };
+        let device: Device = decode(&key, &value).map_err(|_| ReasonCode::SYSTEM_ERROR)?;
+        if device.token.is_empty() || device.token != token {
+            return Err(ReasonCode::AUTH_FAIL);
+        }
+        Ok(device.device_level)
     }
 
     /// Whether `token` is the stored, non-empty token of `uid`'s device `device_flag`.

@@ -18,8 +18,13 @@ pub struct TestServer {
 
 /// A config for tests: free ports on loopback, data in `dir`.
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config =
-        Config { root_dir: PathBuf::from(dir), http_addr: "127.0.0.1:0".into(), ..Config::default() };
+    let mut config = Config {
+        root_dir: PathBuf::from(dir),
+        http_addr: "127.0.0.1:0".into(),
+        addr: "tcp://127.0.0.1:0".into(),
+        ws_addr: "ws://127.0.0.1:0".into(),
+        ..Config::default()
+    };
     config.manager.addr = "127.0.0.1:0".into();
     config.cluster.tick_interval_ms = 50;
     config.logger.level = "warn".into();
