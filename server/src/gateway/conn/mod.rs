@@ -1,0 +1,569 @@
+//! One client connection's protocol, sans-io (DESIGN §6; `reference/wkproto.md`).
+//!
+//! The socket driver (`gateway::listen`) feeds [`Conn`] the bytes it reads, the answers to
+//! the events it took (a login checked, a send committed), messages to deliver and the time;
+//! it writes the frames [`Conn::poll_transmit`] hands out, one per WebSocket message, and
+//! closes the socket once [`Conn::is_closed`] says so and everything was written. The
+//! machine never reads a clock or a random number and never blocks.
+//!
+//! ```text
+//! AwaitConnect --CONNECT--> Authenticating --Accepted--> Open --kick/error/idle--> Closed
+//!       \--anything else, timeout--> Closed   \--Refused: failure CONNACK--> Closed
+//! ```
+//!
+//! - `binary`: WKProto packets (CONNECT, SEND, RECVACK, PING, SUB, DISCONNECT) and the
+//!   packets answering them; `jsonrpc`: the same for JSON-RPC connections (wkproto.md §5);
+//!   `unacked`: RECVs sent and waiting for their RECVACK.
+//! - Inbound, the connection is one byte stream (wkproto.md §1.4); outbound, every packet is
+//!   its own [`Frame`]. Every queue is bounded: events by `sends_in_flight_max` (+1 login),
+//!   outbound by `outbound_bytes_max`, inbound by [`Conn::inbound_bytes_max`].
+
+mod binary;
+mod jsonrpc;
+#[cfg(test)]
+mod tests;
+mod unacked;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+use protocol::crypto::{salt_from_random, KeyPair, Session};
+use protocol::jsonrpc::{Header, JsonRpcDecoder};
+use protocol::limits::{VARINT_BYTES_MAX, VARINT_VALUE_MAX};
+use protocol::{Decoder, Flags, ReasonCode, Version};
+
+use self::unacked::Unacked;
+use super::Delivery;
+use crate::service::messages::SendRequest;
+
+/// The bounds and timers of a connection. Every queue has a bound (STYLE 11).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnConfig {
+    /// CONNACK's `nodeId` (V ≥ 4).
+    pub node_id: u64,
+    /// A connection that has not sent CONNECT, or whose login is not answered, by then is
+    /// closed (Server v2: 4 s).
+    pub connect_timeout_ms: u64,
+    /// An open connection that sends nothing for this long is closed. Above the JS SDK's
+    /// 60 s heartbeat (wkproto.md §4.4); Server v2 uses 3 minutes.
+    pub idle_timeout_ms: u64,
+    /// Largest frame body accepted (protocol::limits::FRAME_BODY_BYTES_MAX).
+    pub frame_body_bytes_max: usize,
+    /// Bytes queued for the socket at most. A client that stops reading is closed once its
+    /// queue would grow past this (a slow consumer): server memory stays flat.
+    pub outbound_bytes_max: usize,
+    /// SENDs handed out as events and not yet answered, at most. At the bound,
+    /// [`Conn::wants_input`] turns false and the driver stops reading the socket.
+    pub sends_in_flight_max: usize,
+    /// RECVs sent and not acknowledged kept for a retry, at most; past it the oldest is
+    /// forgotten (the client catches up through `/channel/messagesync`).
+    pub recvs_unacked_max: usize,
+    /// A RECV not acknowledged for this long is sent again...
+    pub recv_retry_ms: u64,
+    /// ...at most this many times.
+    pub recv_retries_max: u32,
+}
+
+impl Default for ConnConfig {
+    fn default() -> ConnConfig {
+        ConnConfig {
+            node_id: 1,
+            connect_timeout_ms: 10_000,
+            idle_timeout_ms: 180_000,
+            frame_body_bytes_max: protocol::limits::FRAME_BODY_BYTES_MAX,
+            outbound_bytes_max: 4 << 20,
+            sends_in_flight_max: 256,
+            recvs_unacked_max: 1024,
+            recv_retry_ms: 10_000,
+            recv_retries_max: 5,
+        }
+    }
+}
+
+/// What carries the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// WKProto as a byte stream.
+    Tcp,
+    /// WebSocket: the inbound message payloads form one byte stream; a first byte `{` makes
+    /// the connection JSON-RPC for its life, else it is WKProto. Outbound, one packet per
+    /// message: binary for WKProto, text for JSON-RPC.
+    WebSocket,
+}
+
+/// One frame to write: on TCP the bytes of a binary frame are written as they are; on a
+/// WebSocket each frame is one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Binary(Bytes),
+    Text(Bytes),
+}
+
+/// A CONNECT (or JSON-RPC `connect`) to check: the driver looks up the token and the ban,
+/// registers the connection, and answers with [`Conn::handle_login`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Login {
+    pub uid: String,
+    pub token: String,
+    pub device_flag: u8,
+    pub device_id: String,
+    /// The negotiated protocol version.
+    pub version: u8,
+}
+
+/// Names a SEND handed out as an event, for its answer. The machine's own counter: clients
+/// may repeat a `client_seq`.
+pub type SendToken = u64;
+
+/// What the driver must do for the connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Check this login, then call [`Conn::handle_login`].
+    Login(Login),
+    /// Send this message (decrypted, `origin` Client, `from_uid` the connection's uid), then
+    /// call [`Conn::handle_sendack`] with the token.
+    Send { token: SendToken, request: SendRequest },
+}
+
+/// The answer to [`Event::Login`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Accepted {
+        device_level: u8,
+    },
+    /// Answered with a failure CONNACK carrying this reason, then closed.
+    Refused(ReasonCode),
+}
+
+/// The answer to [`Event::Send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent {
+        message_id: i64,
+        message_seq: u64,
+    },
+    /// A SENDACK with this reason (a permission refusal, a bad message, unavailable).
+    Refused(ReasonCode),
+}
+
+/// Why a connection closed, for logs, metrics and `/connz`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer's stream broke the protocol (garbage, oversized frame, a packet before
+    /// CONNECT, an unknown packet type); DISCONNECT was sent where the protocol has one.
+    Protocol(String),
+    /// CONNECT or the login answer did not come in time, or the open connection was idle.
+    Timeout,
+    /// The login was refused with this reason.
+    Refused(ReasonCode),
+    /// Kicked with DISCONNECT.
+    Kicked(ReasonCode),
+    /// The client sent DISCONNECT (or JSON-RPC `disconnect`).
+    ClientDisconnect,
+    /// The client did not read: its outbound queue hit `outbound_bytes_max`.
+    SlowConsumer,
+}
+
+/// A frame's header byte and remaining length take at most this many bytes.
+const FRAME_HEAD_BYTES_MAX: usize = 1 + VARINT_BYTES_MAX;
+
+/// A text reason (DISCONNECT, [`CloseReason::Protocol`]) is cut to this many bytes: enough
+/// for any message of ours or of the codec, far below the 32767 a wire string may hold.
+const REASON_BYTES_MAX: usize = 256;
+
+/// Where the connection is in its life (the diagram at the top).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    AwaitConnect,
+    /// CONNECT taken, [`Event::Login`] handed out, its answer not yet in. Input is not
+    /// decoded meanwhile: what follows CONNECT belongs to a logged-in session.
+    Authenticating,
+    Open,
+    Closed,
+}
+
+/// Which protocol the connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// A WebSocket that has not yet sent a non-whitespace byte.
+    Undecided,
+    Binary,
+    JsonRpc,
+}
+
+/// What the answer to a login needs.
+struct PendingLogin {
+    login: Login,
+    client_timestamp: i64,
+    /// The JSON-RPC `connect` request's id; `None` on WKProto.
+    request_id: Option<String>,
+}
+
+/// What the answer to a send needs.
+enum PendingSend {
+    Binary { flags: Flags, client_seq: u32 },
+    JsonRpc { request_id: String, header: Header },
+}
+
+/// One connection's protocol state.
+pub struct Conn {
+    config: ConnConfig,
+    phase: Phase,
+    mode: Mode,
+    close_reason: Option<CloseReason>,
+    /// The latest time passed in: the machine's clock never goes back.
+    now_ms: u64,
+    /// The connect deadline before login, the idle deadline after.
+    deadline_ms: u64,
+    inbound: BytesMut,
+    decoder: Decoder,
+    json_decoder: JsonRpcDecoder,
+    key_pair: KeyPair,
+    salt: String,
+    /// Set at CONNECT (WKProto only; JSON-RPC has no encryption).
+    session: Option<Session>,
+    /// Negotiated at CONNECT; 0 before.
+    version: Version,
+    uid: String,
+    device_flag: u8,
+    device_id: String,
+    login: Option<PendingLogin>,
+    events: VecDeque<Event>,
+    sends: BTreeMap<SendToken, PendingSend>,
+    next_token: SendToken,
+    outbound: VecDeque<Frame>,
+    outbound_bytes: usize,
+    unacked: Unacked,
+}
+
+impl Conn {
+    /// A connection accepted at `now_ms`. `random` seeds its key pair (32 bytes) and salt
+    /// (16 bytes): the driver draws them, the machine has no RNG.
+    pub fn new(config: ConnConfig, transport: Transport, now_ms: u64, random: [u8; 48]) -> Conn {
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&random[..32]);
+        let mut salt = [0u8; 16];
+        salt.copy_from_slice(&random[32..]);
+        let frame_body_bytes_max = config.frame_body_bytes_max.min(VARINT_VALUE_MAX);
+        Conn {
+            phase: Phase::AwaitConnect,
+            mode: match transport {
+                Transport::Tcp => Mode::Binary,
+                Transport::WebSocket => Mode::Undecided,
+            },
+            close_reason: None,
+            now_ms,
+            deadline_ms: now_ms.saturating_add(config.connect_timeout_ms),
+            inbound: BytesMut::new(),
+            decoder: Decoder::new(Version::LATEST).with_frame_body_bytes_max(frame_body_bytes_max),
+            json_decoder: JsonRpcDecoder::with_message_bytes_max(frame_body_bytes_max),
+            key_pair: KeyPair::from_secret_bytes(secret),
+            salt: salt_from_random(salt),
+            session: None,
+            version: Version::negotiate(0),
+            uid: String::new(),
+            device_flag: 0,
+            device_id: String::new(),
+            login: None,
+            events: VecDeque::new(),
+            sends: BTreeMap::new(),
+            next_token: 1,
+            outbound: VecDeque::new(),
+            outbound_bytes: 0,
+            unacked: Unacked::new(config.recvs_unacked_max, config.outbound_bytes_max),
+            config,
+        }
+    }
+
+    /// Bytes read from the socket (TCP bytes or one WebSocket message's payload), in order.
+    pub fn handle_input(&mut self, now_ms: u64, bytes: &[u8]) {
+        self.advance_clock(now_ms);
+        if self.phase == Phase::Closed || bytes.is_empty() {
+            return;
+        }
+        if self.phase == Phase::Open {
+            self.deadline_ms = self.now_ms.saturating_add(self.config.idle_timeout_ms);
+        }
+        self.inbound.extend_from_slice(bytes);
+        self.process_input();
+        if self.phase != Phase::Closed && self.inbound.len() > self.inbound_bytes_max() {
+            self.protocol_error(ReasonCode::RATE_LIMIT, "input while told to stop reading");
+        }
+    }
+
+    /// The answer to [`Event::Login`].
+    pub fn handle_login(&mut self, now_ms: u64, outcome: LoginOutcome) {
+        self.advance_clock(now_ms);
+        if self.phase != Phase::Authenticating {
+            return;
+        }
+        let Some(pending) = self.login.take() else { return };
+        let time_diff = time_diff_ms(self.now_ms, pending.client_timestamp);
+        match outcome {
+            LoginOutcome::Accepted { .. } => {
+                self.phase = Phase::Open;
+                self.deadline_ms = self.now_ms.saturating_add(self.config.idle_timeout_ms);
+                self.uid = pending.login.uid;
+                match pending.request_id {
+                    None => self.send_connack_success(time_diff),
+                    Some(id) => self.reply_connect(id, time_diff, ReasonCode::SUCCESS),
+                }
+                self.process_input();
+            }
+            LoginOutcome::Refused(code) => self.refuse_login(pending.request_id, time_diff, code),
+        }
+    }
+
+    /// The answer to [`Event::Send`]: a SENDACK (or JSON-RPC response).
+    pub fn handle_sendack(&mut self, token: SendToken, outcome: SendOutcome) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        let Some(pending) = self.sends.remove(&token) else { return };
+        let (message_id, message_seq, reason_code) = match outcome {
+            SendOutcome::Sent { message_id, message_seq } => {
+                (message_id, wire_seq(message_seq), ReasonCode::SUCCESS)
+            }
+            SendOutcome::Refused(code) => (0, 0, code),
+        };
+        match pending {
+            PendingSend::Binary { flags, client_seq } => {
+                self.send_sendack(flags, client_seq, message_id, message_seq, reason_code)
+            }
+            PendingSend::JsonRpc { request_id, header } => {
+                self.reply_send(request_id, header, message_id, message_seq, reason_code)
+            }
+        }
+        self.process_input();
+    }
+
+    /// RECV a message to this connection: the person channel id rewritten for this uid,
+    /// red dot off for the sender's own devices, the payload encrypted and `msgKey` computed
+    /// with this connection's key; kept for a retry until acknowledged (unless
+    /// `no_persist`: WuKongIM keeps no retry for those). Ignored before login.
+    pub fn deliver(&mut self, now_ms: u64, delivery: &Delivery) {
+        self.advance_clock(now_ms);
+        if self.phase != Phase::Open {
+            return;
+        }
+        let frame = match self.mode {
+            Mode::JsonRpc => self.recv_notification(delivery),
+            _ => self.recv_frame(delivery),
+        };
+        let Some(frame) = frame else { return };
+        if !self.queue(frame.clone()) {
+            return;
+        }
+        let no_persist = delivery.header & crate::sm::message_record::HEADER_NO_PERSIST != 0;
+        if !no_persist && self.config.recv_retries_max > 0 {
+            let due_ms = self.now_ms.saturating_add(self.config.recv_retry_ms);
+            self.unacked.insert(delivery.message_id, frame, due_ms);
+        }
+    }
+
+    /// DISCONNECT with the reason, then closed.
+    pub fn kick(&mut self, reason_code: ReasonCode, reason: &str) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.queue_disconnect(reason_code, reason);
+        self.close(CloseReason::Kicked(reason_code));
+    }
+
+    /// Timers: connect timeout, idle timeout, RECV retries.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.advance_clock(now_ms);
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if self.now_ms >= self.deadline_ms {
+            // No DISCONNECT: JS would stop reconnecting, and a silent peer is likely gone.
+            self.close(CloseReason::Timeout);
+            return;
+        }
+        let due = self.unacked.take_due(self.now_ms, self.config.recv_retry_ms, self.config.recv_retries_max);
+        for frame in due {
+            if !self.queue(frame) {
+                return;
+            }
+        }
+    }
+
+    /// When [`Conn::handle_timeout`] wants to run next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.phase == Phase::Closed {
+            return None;
+        }
+        Some(self.unacked.next_due_ms().map_or(self.deadline_ms, |due| due.min(self.deadline_ms)))
+    }
+
+    /// The next thing the driver must do.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next frame to write.
+    pub fn poll_transmit(&mut self) -> Option<Frame> {
+        let frame = self.outbound.pop_front()?;
+        self.outbound_bytes -= frame_len(&frame);
+        Some(frame)
+    }
+
+    /// False while the connection may not take more input (login or sends in flight at
+    /// their bound, or closed): the driver stops reading the socket.
+    pub fn wants_input(&self) -> bool {
+        !self.is_paused()
+    }
+
+    /// Closed: write what `poll_transmit` still has, then close the socket.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.close_reason.as_ref()
+    }
+
+    /// The logged-in uid (empty before login).
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    pub fn device_flag(&self) -> u8 {
+        self.device_flag
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// The negotiated protocol version (0 before CONNECT).
+    pub fn version(&self) -> u8 {
+        self.version.get()
+    }
+
+    /// JSON-RPC rather than WKProto.
+    pub fn is_json_rpc(&self) -> bool {
+        self.mode == Mode::JsonRpc
+    }
+
+    /// Bytes queued for the socket now.
+    pub fn outbound_bytes(&self) -> usize {
+        self.outbound_bytes
+    }
+
+    /// Inbound bytes buffered at most. Decoding leaves at most one unfinished frame
+    /// (`FRAME_HEAD_BYTES_MAX + frame_body_bytes_max`); while decoding is paused the driver
+    /// stops reading, so at most one more read (one WebSocket message, or one TCP read, each
+    /// below the frame limit) arrives on top. More means the driver ignores
+    /// [`Conn::wants_input`]: closed rather than grown.
+    fn inbound_bytes_max(&self) -> usize {
+        2 * (FRAME_HEAD_BYTES_MAX + self.config.frame_body_bytes_max)
+    }
+
+    fn advance_clock(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
+    fn is_paused(&self) -> bool {
+        match self.phase {
+            Phase::Closed | Phase::Authenticating => true,
+            Phase::AwaitConnect | Phase::Open => self.sends.len() >= self.config.sends_in_flight_max,
+        }
+    }
+
+    /// Decodes and handles what is buffered, until it runs out or decoding pauses. Every
+    /// round consumes a frame or ends the loop, so it is bounded by the buffer.
+    fn process_input(&mut self) {
+        while !self.is_paused() {
+            let progressed = match self.mode {
+                Mode::Undecided => self.decide_mode(),
+                Mode::Binary => self.decode_packet(),
+                Mode::JsonRpc => self.decode_message(),
+            };
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// A WebSocket's first non-whitespace byte `{` makes it JSON-RPC, anything else WKProto.
+    fn decide_mode(&mut self) -> bool {
+        let Some(&first) = self.inbound.iter().find(|&&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) else {
+            return false;
+        };
+        self.mode = if first == b'{' { Mode::JsonRpc } else { Mode::Binary };
+        true
+    }
+
+    /// Queues a frame, unless that puts the queue above `outbound_bytes_max`: then the
+    /// client is a slow consumer, its queue is dropped and it is closed. False if closed.
+    fn queue(&mut self, frame: Frame) -> bool {
+        let len = frame_len(&frame);
+        if self.outbound_bytes.saturating_add(len) > self.config.outbound_bytes_max {
+            self.outbound.clear();
+            self.outbound_bytes = 0;
+            self.close(CloseReason::SlowConsumer);
+            return false;
+        }
+        self.outbound_bytes += len;
+        self.outbound.push_back(frame);
+        true
+    }
+
+    /// DISCONNECT (or the JSON-RPC `disconnect` notification), if the protocol is known.
+    fn queue_disconnect(&mut self, reason_code: ReasonCode, reason: &str) {
+        let reason = cut(reason, REASON_BYTES_MAX);
+        match self.mode {
+            Mode::Undecided => {}
+            Mode::Binary => self.send_disconnect(reason_code, reason),
+            Mode::JsonRpc => self.notify_disconnect(reason_code, reason),
+        }
+    }
+
+    /// The peer broke the protocol: DISCONNECT with a reason, then closed.
+    fn protocol_error(&mut self, reason_code: ReasonCode, reason: &str) {
+        self.queue_disconnect(reason_code, reason);
+        self.close(CloseReason::Protocol(cut(reason, REASON_BYTES_MAX)));
+    }
+
+    /// Closed for good: no more events, input or timers; queued frames stay to be written.
+    fn close(&mut self, reason: CloseReason) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.close_reason = Some(reason);
+        self.events.clear();
+        self.sends.clear();
+        self.login = None;
+        self.unacked.clear();
+        self.inbound = BytesMut::new();
+    }
+}
+
+fn frame_len(frame: &Frame) -> usize {
+    match frame {
+        Frame::Binary(bytes) | Frame::Text(bytes) => bytes.len(),
+    }
+}
+
+/// CONNACK's `timeDiff`: the server's clock minus the client's, in milliseconds.
+fn time_diff_ms(now_ms: u64, client_timestamp_ms: i64) -> i64 {
+    i64::try_from(now_ms).unwrap_or(i64::MAX).saturating_sub(client_timestamp_ms)
+}
+
+/// A message seq as the wire carries it (u32 up to protocol version 5). A channel would need
+/// four billion messages to saturate it.
+fn wire_seq(message_seq: u64) -> u32 {
+    u32::try_from(message_seq).unwrap_or(u32::MAX)
+}
+
+/// `text` cut to at most `bytes_max` bytes, at a character boundary.
+fn cut(text: &str, bytes_max: usize) -> String {
+    let mut end = text.len().min(bytes_max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
