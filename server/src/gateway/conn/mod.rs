@@ -16,7 +16,7 @@
 //!   `unacked`: RECVs sent and waiting for their RECVACK.
 //! - Inbound, the connection is one byte stream (wkproto.md §1.4); outbound, every packet is
 //!   its own [`Frame`]. Every queue is bounded: events by `sends_in_flight_max` (+1 login),
-//!   outbound by `outbound_bytes_max`, inbound by [`Conn::inbound_bytes_max`].
+//!   outbound by `outbound_bytes_max`, inbound by `Conn::inbound_bytes_max`.
 
 mod binary;
 mod jsonrpc;
