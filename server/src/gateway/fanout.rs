@@ -51,8 +51,11 @@ pub struct Fanout {
     /// Bumped by every change of any channel's subscribers: a cached list read under an
     /// older epoch is read again.
     epoch: AtomicU64,
-    subscribers: Mutex<HashMap<(String, u8), (u64, Arc<Vec<String>>)>>,
+    subscribers: Mutex<HashMap<(String, u8), CachedSubscribers>>,
 }
+
+/// A channel's subscribers, as read under a subscriber epoch.
+type CachedSubscribers = (u64, Arc<Vec<String>>);
 
 impl Fanout {
     /// Starts the workers. They hold the node weakly and stop when it is dropped.

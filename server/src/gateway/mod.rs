@@ -56,5 +56,8 @@ pub enum ToConn {
     Deliver(Arc<Delivery>),
     /// DISCONNECT with this reason, then close (a newer login of the same device, a device
     /// quit, a ban).
-    Kick { reason_code: ReasonCode, reason: String },
+    Kick {
+        reason_code: ReasonCode,
+        reason: String,
+    },
 }
