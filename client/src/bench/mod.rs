@@ -8,11 +8,18 @@
 //! scenario=pairs conns=1000 senders=1000 duration_s=10.0 sends_per_s=… deliveries_per_s=…
 //! sendack_us_p50=… sendack_us_p99=… sendack_us_p999=… e2e_us_p50=… e2e_us_p99=… acked=…
 //! nacked=… delivered=… errors=setup:0,connect:0,send:0,recv:0,crypto:0,kicked:0
-//! rss_kib_before=… rss_kib_connected=… rss_kib_after=… rss_bytes_per_conn=…
+//! rss_kib_before=… rss_kib_setup=… rss_kib_connected=… rss_kib_after=… rss_bytes_per_conn=…
 //! ```
 //! `sends_per_s` counts acknowledged SENDs; `e2e` is the receiver's clock minus the
 //! sender's `ts` in the payload (one process, one clock). Latencies are in microseconds;
-//! `-` when there was nothing to measure. Progress goes to stderr.
+//! `-` when there was nothing to measure. The server's VmRSS (`--server-pid`) is read before
+//! setup, after setup, after the logins and at the window's end; `rss_bytes_per_conn` is
+//! (connected − setup) / connections, meaningful for `idle` (elsewhere the allocator's reuse
+//! of earlier runs' memory blurs it). Progress goes to stderr.
+//!
+//! Open files: the bench holds one socket per connection, as the server does; `ulimit -n`
+//! must exceed `--conns` by ~100 in both. These machines cap a process at 20,000, so 19,000
+//! idle connections is the intended maximum.
 
 pub mod args;
 pub mod conn;
@@ -74,6 +81,8 @@ pub async fn run(args: Args) -> Result<String, String> {
         started.elapsed().as_secs_f64()
     );
 
+    let rss_setup = rss();
+
     let started = Instant::now();
     let clients = setup::connect_all(&args.tcp, &plan, args.proto_version, &stats).await;
     let connected = clients.len();
@@ -103,7 +112,7 @@ pub async fn run(args: Args) -> Result<String, String> {
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
 
-    Ok(summary(&args, connected, senders, elapsed, &stats, [rss_before, rss_connected, rss_after]))
+    Ok(summary(&args, connected, senders, elapsed, &stats, [rss_before, rss_setup, rss_connected, rss_after]))
 }
 
 fn summary(
@@ -112,7 +121,7 @@ fn summary(
     senders: usize,
     elapsed_s: f64,
     stats: &Stats,
-    [rss_before, rss_connected, rss_after]: [Option<u64>; 3],
+    [rss_before, rss_setup, rss_connected, rss_after]: [Option<u64>; 4],
 ) -> String {
     let c = &stats.counters;
     let count = Counters::get;
@@ -120,7 +129,7 @@ fn summary(
     let quantile =
         |histogram: &Histogram, q: f64| histogram.quantile(q).map_or("-".into(), |v| v.to_string());
     let kib = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
-    let per_conn = match (rss_before, rss_connected) {
+    let per_conn = match (rss_setup, rss_connected) {
         (Some(before), Some(after)) if connected > 0 => {
             ((after as f64 - before as f64) * 1024.0 / connected as f64).round().to_string()
         }
@@ -131,7 +140,7 @@ fn summary(
          deliveries_per_s={:.1} sendack_us_p50={} sendack_us_p99={} sendack_us_p999={} e2e_us_p50={} \
          e2e_us_p99={} acked={} nacked={} delivered={} \
          errors=setup:{},connect:{},send:{},recv:{},crypto:{},kicked:{} \
-         rss_kib_before={} rss_kib_connected={} rss_kib_after={} rss_bytes_per_conn={per_conn}",
+         rss_kib_before={} rss_kib_setup={} rss_kib_connected={} rss_kib_after={} rss_bytes_per_conn={per_conn}",
         args.scenario.name(),
         per_s(count(&c.acked)),
         per_s(count(&c.delivered)),
@@ -150,6 +159,7 @@ fn summary(
         count(&c.crypto_errors),
         count(&c.kicked),
         kib(rss_before),
+        kib(rss_setup),
         kib(rss_connected),
         kib(rss_after),
     )
