@@ -1,0 +1,120 @@
+//! Chat through the gateway: person channels both ways, a group of three (each message to
+//! the other two exactly once, never back to its sender, seqs dense), a non-member refused,
+//! and one uid on two devices (the sender's other device gets its own message).
+
+mod common;
+mod gateway_util;
+
+use std::collections::BTreeMap;
+
+use gateway_util::{content, recv_until, Gateway};
+use serde_json::json;
+use wkclient::{ChannelType, DeviceFlag, ReasonCode, SendOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn person_chat_both_ways_with_person_channel_ids_rewritten() {
+    let gw = Gateway::start().await;
+    let mut alice = gw.login("alice").await;
+    let mut bob = gw.login("bob").await;
+    for round in 0..3u32 {
+        let text = format!("a{round}");
+        let ack = alice.send_and_ack(SendOptions::text("bob", ChannelType::PERSON, &text)).await.unwrap();
+        assert!(ack.is_success(), "{ack:?}");
+        assert_eq!(ack.message_seq, 2 * round + 1);
+        let got = bob.wait_recv().await.unwrap();
+        assert_eq!((got.from_uid.as_str(), got.channel_id.as_str()), ("alice", "alice"));
+        assert_eq!((got.message_id, got.message_seq, content(&got)), (ack.message_id, ack.message_seq, text));
+        assert!(got.red_dot);
+
+        let text = format!("b{round}");
+        let ack = bob.send_and_ack(SendOptions::text("alice", ChannelType::PERSON, &text)).await.unwrap();
+        assert_eq!(ack.message_seq, 2 * round + 2);
+        let got = alice.wait_recv().await.unwrap();
+        assert_eq!((got.from_uid.as_str(), got.channel_id.as_str()), ("bob", "bob"));
+        assert_eq!((got.message_seq, content(&got)), (ack.message_seq, text));
+    }
+    gw.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_message_reaches_the_other_members_once_and_a_stranger_is_refused() {
+    let gw = Gateway::start().await;
+    let members = ["alice", "bob", "carol"];
+    gw.group("g1", &members).await;
+    let mut clients = Vec::new();
+    for uid in members {
+        clients.push(gw.login(uid).await);
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        let ack = client.send_and_ack(SendOptions::text("g1", ChannelType::GROUP, members[i])).await.unwrap();
+        assert!(ack.is_success(), "{ack:?}");
+        assert_eq!(ack.message_seq, i as u32 + 1, "seqs are dense in send order");
+    }
+    // A stranger's send is refused as WuKongIM refuses it, and stored nowhere.
+    let mut dave = gw.login("dave").await;
+    let ack = dave.send_and_ack(SendOptions::text("g1", ChannelType::GROUP, "let me in")).await.unwrap();
+    assert_eq!(ack.reason_code, ReasonCode::SUBSCRIBER_NOT_EXIST, "{ack:?}");
+    assert_eq!((ack.message_id, ack.message_seq), (0, 0));
+    // A marker from the API (no sending connection) comes to all three after the rest: in
+    // channel order, so whatever came before it is all each member gets.
+    let body = json!({"from_uid": "alice", "channel_id": "g1", "channel_type": 2,
+        "payload": base64_text("end")});
+    gw.http.post_ok("/message/send", &body).await.unwrap();
+    for (i, client) in clients.iter_mut().enumerate() {
+        let got = recv_until(client, "end").await;
+        let mut from: BTreeMap<String, usize> = BTreeMap::new();
+        let mut seqs = Vec::new();
+        for message in &got[..got.len() - 1] {
+            assert_eq!((message.channel_id.as_str(), message.channel_type), ("g1", ChannelType::GROUP));
+            assert_eq!(content(message), message.from_uid, "payload intact");
+            *from.entry(message.from_uid.clone()).or_default() += 1;
+            seqs.push(message.message_seq);
+        }
+        let others: BTreeMap<String, usize> =
+            members.iter().filter(|m| **m != members[i]).map(|m| (m.to_string(), 1)).collect();
+        assert_eq!(from, others, "{} gets each other member's message once, never its own", members[i]);
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in seq order: {seqs:?}");
+        assert_eq!(got.last().unwrap().message_seq, 4);
+    }
+    let history = gw.history("alice", "g1", 2).await;
+    let seqs: Vec<u64> = history.iter().map(|m| m["message_seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    gw.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_from_one_device_reaches_the_peer_and_the_senders_other_device() {
+    let gw = Gateway::start().await;
+    gw.token("alice", DeviceFlag::APP).await;
+    gw.token("alice", DeviceFlag::WEB).await;
+    let mut app = gw.connect("alice", DeviceFlag::APP).await;
+    let mut web = gw.connect("alice", DeviceFlag::WEB).await;
+    let mut bob = gw.login("bob").await;
+    assert_eq!(gw.online(&["alice"]).await, [("alice".to_string(), 0), ("alice".to_string(), 1)]);
+
+    let ack = app.send_and_ack(SendOptions::text("bob", ChannelType::PERSON, "from app")).await.unwrap();
+    assert!(ack.is_success());
+    let peer = bob.wait_recv().await.unwrap();
+    assert_eq!((peer.channel_id.as_str(), peer.from_uid.as_str(), peer.red_dot), ("alice", "alice", true));
+    let mine = web.wait_recv().await.unwrap();
+    assert_eq!(
+        (mine.channel_id.as_str(), mine.from_uid.as_str(), mine.message_seq, mine.red_dot),
+        ("bob", "alice", ack.message_seq, false),
+        "the sender's other device sees the peer's channel, without a red dot"
+    );
+    assert_eq!(content(&mine), "from app");
+
+    // bob's answer is the APP connection's first RECV: its own message never came back.
+    let ack = bob.send_and_ack(SendOptions::text("alice", ChannelType::PERSON, "from bob")).await.unwrap();
+    let first = app.wait_recv().await.unwrap();
+    assert_eq!((content(&first), first.message_seq, first.channel_id.as_str()), ("from bob".into(), ack.message_seq, "bob"));
+    let on_web = web.wait_recv().await.unwrap();
+    assert_eq!((content(&on_web), on_web.red_dot), ("from bob".into(), true));
+    gw.server.stop().await;
+}
+
+fn base64_text(text: &str) -> String {
+    use base64::Engine;
+    let payload = json!({"type": 1, "content": text}).to_string();
+    base64::engine::general_purpose::STANDARD.encode(payload)
+}
