@@ -444,7 +444,7 @@ const scenarios = [
       const exchange = async (from, to, text) => {
         const sent = await from.sendText(to.uid, 1, text);
         const [ack, recv] = await Promise.all([from.acked(sent), to.received(text, from.uid)]);
-        checkInbound(to, text, { fromUID: from.uid, channelID: from.uid, channelType: 1, contentType: 1 });
+        checkInbound(to, text, { fromUID: from.uid, channelID: from.uid, channelType: 1, contentType: 1, clientMsgNo: sent.clientMsgNo });
         check(recv.messageID === ack.messageID, `${to.uid}: the RECV's messageID ${recv.messageID} differs from the sender's SENDACK messageID ${ack.messageID}`);
         check(Number(recv.messageSeq) === Number(ack.messageSeq), `${to.uid}: the RECV's messageSeq ${recv.messageSeq} differs from the SENDACK's ${ack.messageSeq}`);
         const local = from.events.filter((e) => e.event === 'message' && e.origin === 'local' && e.clientSeq === sent.clientSeq);
@@ -479,13 +479,17 @@ const scenarios = [
       const acks = await Promise.all(users.map((u, i) => u.acked(sent[i])));
       const seqs = acks.map((a) => Number(a.messageSeq));
       check(new Set(seqs).size === 3, `the three SENDACKs should carry three different messageSeqs in group1, got ${seqs}`);
-      await Promise.all(
+      const deliveries = await Promise.allSettled(
         users.flatMap((to) => users.filter((from) => from !== to).map((from) => to.received(texts[from.uid], from.uid))),
       );
+      const missing = deliveries.filter((d) => d.status === 'rejected').map((d) => d.reason.message);
+      check(missing.length === 0, () => `${missing.length} of 6 deliveries did not arrive (SENDACK seqs: ${uids.map((uid, i) => `${uid} ${seqs[i]}`).join(', ')}):\n    ${missing.join('\n    ')}`);
       await quiet();
       for (const to of users) {
         for (const from of users.filter((f) => f !== to)) {
-          const recv = checkInbound(to, texts[from.uid], { fromUID: from.uid, channelID: 'group1', channelType: 2, contentType: 1 });
+          const recv = checkInbound(to, texts[from.uid], {
+            fromUID: from.uid, channelID: 'group1', channelType: 2, contentType: 1, clientMsgNo: sent[users.indexOf(from)].clientMsgNo,
+          });
           const ack = acks[users.indexOf(from)];
           check(recv.messageID === ack.messageID, `${to.uid}: RECV of ${from.uid}'s message has messageID ${recv.messageID}, the SENDACK said ${ack.messageID}`);
         }
@@ -494,6 +498,69 @@ const scenarios = [
         to.health();
       }
       return `seqs ${seqs.sort((a, b) => a - b).join(', ')}`;
+    },
+  },
+  {
+    name: 'group-burst',
+    title: 'three members each send 5 messages at once to a new group: each sender\'s order kept, all delivered once, in seq order',
+    async run({ server, user }) {
+      const uids = ['g2u1', 'g2u2', 'g2u3'];
+      const perUser = 5;
+      for (const uid of uids) await server.setToken(uid, `token-${uid}`);
+      await server.post('/channel', { channel_id: 'group2', channel_type: 2, subscribers: uids });
+      const users = await Promise.all(uids.map((uid) => user(uid, `token-${uid}`)));
+      await Promise.all(users.map((u) => u.connected()));
+
+      // Each SDK writes its five SENDs back to back on its socket.
+      const textOf = (uid, i) => `${uid} #${i} — 第${i}条`;
+      const sent = await Promise.all(
+        users.map((u) => Promise.all(Array.from({ length: perUser }, (_, i) => u.sendText('group2', 2, textOf(u.uid, i + 1))))),
+      );
+      const acks = await Promise.all(users.map((u, k) => Promise.all(sent[k].map((m) => u.acked(m)))));
+      const seqs = acks.flat().map((a) => Number(a.messageSeq)).sort((a, b) => a - b);
+      check(show(seqs) === show(Array.from({ length: seqs.length }, (_, i) => i + 1)), `the SENDACKs of a new group's ${seqs.length} messages should carry seqs 1..${seqs.length}, got ${seqs}`);
+      const seqOf = new Map(users.flatMap((u, k) => sent[k].map((m, i) => [m.text, Number(acks[k][i].messageSeq)])));
+
+      // Every problem is collected, so that one run shows them all.
+      const problems = [];
+      users.forEach((u, k) => {
+        const order = acks[k].map((a) => Number(a.messageSeq));
+        if (!order.every((q, i) => i === 0 || q > order[i - 1])) {
+          problems.push(`${u.uid} sent #1..#${perUser} in this order on one socket, but the channel stored them at seqs ${order.join(', ')} (a sender's messages should keep its order)`);
+        }
+      });
+      const deliveries = await Promise.allSettled(
+        users.flatMap((to) => users.filter((from) => from !== to).flatMap((from) =>
+          Array.from({ length: perUser }, (_, i) => to.received(textOf(from.uid, i + 1), from.uid)))),
+      );
+      for (const d of deliveries) {
+        if (d.status === 'rejected') {
+          const text = /no RECV of (".*?") from/.exec(d.reason.message)?.[1];
+          const seq = text ? ` (seq ${seqOf.get(JSON.parse(text))})` : '';
+          problems.push(d.reason.message.replace(/; events so far: .*/, '').replace(/; packets decoded: .*/, '') + seq);
+        }
+      }
+      await quiet();
+      for (const to of users) {
+        const own = to.recvs().filter((m) => m.fromUID === to.uid);
+        if (own.length) problems.push(`${to.uid}: received its own message(s) back: ${show(own.map((m) => m.text))}`);
+        const got = to.recvs();
+        const texts = got.map((m) => m.text);
+        const copies = texts.filter((t, i) => texts.indexOf(t) !== i);
+        if (copies.length) problems.push(`${to.uid}: got these more than once: ${show(copies)}`);
+        for (const m of got) {
+          if (Number(m.messageSeq) !== seqOf.get(m.text)) problems.push(`${to.uid}: the RECV of ${show(m.text)} has messageSeq ${m.messageSeq}, its SENDACK said ${seqOf.get(m.text)}`);
+        }
+        const order = got.map((m) => Number(m.messageSeq));
+        if (!order.every((q, i) => i === 0 || q > order[i - 1])) problems.push(`${to.uid}: RECVs arrived out of seq order: ${order.join(', ')}`);
+        try {
+          to.health();
+        } catch (error) {
+          problems.push(error.message);
+        }
+      }
+      check(problems.length === 0, () => `${problems.length} problem(s):\n    ${problems.join('\n    ')}`);
+      return `${seqs.length} messages`;
     },
   },
   {
@@ -563,7 +630,7 @@ const scenarios = [
       const recv = await h3.received(live, 'h1');
       check(recv.messageID === ackLive.messageID, `h3: the RECV's messageID ${recv.messageID} differs from the SENDACK's ${ackLive.messageID}`);
       await quiet();
-      checkInbound(h3, live, { fromUID: 'h1', channelID: 'h1', channelType: 1, contentType: 1 });
+      checkInbound(h3, live, { fromUID: 'h1', channelID: 'h1', channelType: 1, contentType: 1, clientMsgNo: sentLive.clientMsgNo });
       for (const u of [h1, h2, h3]) {
         checkNoOwnEcho(u);
         u.health();
