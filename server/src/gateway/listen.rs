@@ -23,7 +23,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::conn::{Conn, ConnConfig, Event, Frame, LoginOutcome, SendOutcome, SendToken, Transport};
+use super::conn::{
+    CloseReason, Conn, ConnConfig, Event, Frame, LoginOutcome, SendOutcome, SendToken, Transport,
+};
 use super::online::{LoginInfo, Overflow};
 use super::{ConnId, ToConn};
 use crate::ids::now_ms;
@@ -368,6 +370,10 @@ async fn drive(
     }
     if messages.is_some() {
         node.online.unregister(&uid, id);
+    }
+    if conn.close_reason() == Some(&CloseReason::SlowConsumer) {
+        // Closed by its machine for not reading: as slow a client as a full inbox's.
+        node.online.overflowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     tracing::debug!(conn = id, %uid, %remote, reason = ?conn.close_reason(), "connection closed");
 }

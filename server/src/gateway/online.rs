@@ -81,7 +81,8 @@ pub struct Online {
     next_id: AtomicU64,
     shards: Vec<Mutex<HashMap<String, Vec<ConnEntry>>>>,
     connections: AtomicUsize,
-    /// RECVs handed to inboxes, and connections closed because their inbox was full.
+    /// RECVs handed to inboxes, and connections closed because they did not keep up (their
+    /// inbox or their outbound queue was full; `slow_clients` in `/varz`).
     pub delivered: AtomicU64,
     pub overflowed: AtomicU64,
 }
