@@ -40,7 +40,8 @@ async fn an_offline_user_catches_up_by_sync_also_after_a_restart() {
     gw.token("bob", wkclient::DeviceFlag::APP).await;
     let mut alice = gw.login("alice").await;
     for i in 1..=N {
-        let ack = alice.send_and_ack(SendOptions::text("bob", ChannelType::PERSON, &payload(i))).await.unwrap();
+        let ack =
+            alice.send_and_ack(SendOptions::text("bob", ChannelType::PERSON, &payload(i))).await.unwrap();
         assert!(ack.is_success() && ack.message_seq == i, "{ack:?}");
     }
     let expected: Vec<String> = (1..=N).map(payload).collect();
@@ -87,7 +88,10 @@ async fn a_resend_with_the_same_client_msg_no_gets_the_first_answer() {
     assert!(first.is_success());
     // The same SEND again, on the same connection and on a new one.
     let again = alice.send_and_ack(once("one", "fixed-1")).await.unwrap();
-    assert_eq!((again.message_id, again.message_seq, again.reason_code), (first.message_id, first.message_seq, first.reason_code));
+    assert_eq!(
+        (again.message_id, again.message_seq, again.reason_code),
+        (first.message_id, first.message_seq, first.reason_code)
+    );
     drop(alice);
     let mut alice = gw.connect("alice", wkclient::DeviceFlag::APP).await;
     let again = alice.send_and_ack(once("one", "fixed-1")).await.unwrap();
@@ -107,7 +111,11 @@ async fn a_resend_with_the_same_client_msg_no_gets_the_first_answer() {
     let got: Vec<(String, u32)> = got.iter().map(|m| (content(m), m.message_seq)).collect();
     assert_eq!(
         got,
-        [("one".to_string(), first.message_seq), ("two".to_string(), resent.message_seq), ("end".to_string(), end.message_seq)],
+        [
+            ("one".to_string(), first.message_seq),
+            ("two".to_string(), resent.message_seq),
+            ("end".to_string(), end.message_seq)
+        ],
         "bob gets each message once"
     );
     let history = gw.history("bob", "alice", 1).await;

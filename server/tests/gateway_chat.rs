@@ -107,7 +107,10 @@ async fn a_message_from_one_device_reaches_the_peer_and_the_senders_other_device
     // bob's answer is the APP connection's first RECV: its own message never came back.
     let ack = bob.send_and_ack(SendOptions::text("alice", ChannelType::PERSON, "from bob")).await.unwrap();
     let first = app.wait_recv().await.unwrap();
-    assert_eq!((content(&first), first.message_seq, first.channel_id.as_str()), ("from bob".into(), ack.message_seq, "bob"));
+    assert_eq!(
+        (content(&first), first.message_seq, first.channel_id.as_str()),
+        ("from bob".into(), ack.message_seq, "bob")
+    );
     let on_web = web.wait_recv().await.unwrap();
     assert_eq!((content(&on_web), on_web.red_dot), ("from bob".into(), true));
     gw.server.stop().await;

@@ -8,7 +8,13 @@ mod gateway_util;
 use gateway_util::{content, content_of, recv_until, Gateway};
 use wkclient::{ChannelType, SendOptions};
 
-fn flagged(channel_id: &str, channel_type: ChannelType, text: &str, no_persist: bool, sync_once: bool) -> SendOptions {
+fn flagged(
+    channel_id: &str,
+    channel_type: ChannelType,
+    text: &str,
+    no_persist: bool,
+    sync_once: bool,
+) -> SendOptions {
     SendOptions { no_persist, sync_once, ..SendOptions::text(channel_id, channel_type, text) }
 }
 

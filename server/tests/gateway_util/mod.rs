@@ -73,12 +73,16 @@ impl Gateway {
         });
         let response = self.http.post("/channel/messagesync", &body).await.unwrap();
         assert_eq!(response.status, 200, "{body} → {:?}", response.body);
-        response.body["messages"].as_array().unwrap_or_else(|| panic!("messages in {}", response.body)).clone()
+        response.body["messages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("messages in {}", response.body))
+            .clone()
     }
 
     /// `/conversation/sync` of `uid`.
     pub async fn conversations(&self, uid: &str) -> Vec<Value> {
-        let response = self.http.post("/conversation/sync", &json!({"uid": uid, "msg_count": 1})).await.unwrap();
+        let response =
+            self.http.post("/conversation/sync", &json!({"uid": uid, "msg_count": 1})).await.unwrap();
         assert_eq!(response.status, 200, "{:?}", response.body);
         response.body.as_array().unwrap_or_else(|| panic!("a bare array: {}", response.body)).clone()
     }
