@@ -2,6 +2,10 @@
 //! single node, data under `./wukongim/data`); `WK_*` variables override either.
 
 #[cfg(not(madsim))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(not(madsim))]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     use std::path::PathBuf;
