@@ -2,12 +2,14 @@
 //! that drives one [`Conn`] over its socket.
 //!
 //! The task owns the socket and the machine. It reads while the machine wants input, runs
-//! the machine's logins and sends as futures of its own (so one connection's sends proceed
-//! together, and a slow send holds up nobody else), turns inbox messages into RECVs, and
+//! the machine's logins and sends as futures of its own (a connection's sends to different
+//! channels proceed together, those to one channel one after the other, in the order sent;
+//! a slow send holds up nobody else), turns inbox messages into RECVs, and
 //! writes what the machine hands out. A client that stops reading fills its machine's
 //! bounded queue and is closed; the task never buffers beyond that bound.
 
 use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -24,11 +26,12 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::conn::{
-    CloseReason, Conn, ConnConfig, Event, Frame, LoginOutcome, SendOutcome, SendToken, Transport,
+    CloseReason, Conn, ConnConfig, Event, Frame, Login, LoginOutcome, SendOutcome, SendToken, Transport,
 };
 use super::online::{LoginInfo, Overflow};
 use super::{ConnId, ToConn};
 use crate::ids::now_ms;
+use crate::service::messages::SendRequest;
 use crate::service::{Node, ServiceError};
 
 /// Bytes taken from the machine into one TCP write at most.
@@ -299,7 +302,48 @@ fn ws_error(error: tungstenite::Error) -> std::io::Error {
 /// What a login or send future of the task finishes with.
 enum Done {
     Login(Result<u8, ReasonCode>, LoginInfo),
-    Sent(SendToken, SendOutcome),
+    Sent(SendToken, SendOutcome, ChannelKey),
+}
+
+/// A channel as a client names it (the peer's uid for a person channel) and its type.
+type ChannelKey = (String, u8);
+
+/// A connection's sends, one at a time per channel: a send starts once the previous one to
+/// the same channel is answered, so the channel stores a connection's messages in the order
+/// it sent them (WuKongIM's user and channel reactors keep that order; SDKs rely on it).
+/// Sends to different channels proceed together. Holds at most the machine's sends in
+/// flight (`sends_in_flight_max`).
+#[derive(Default)]
+struct SendQueues {
+    /// A channel is here while one of its sends runs; the sends waiting behind it.
+    waiting: HashMap<ChannelKey, VecDeque<(SendToken, SendRequest)>>,
+}
+
+impl SendQueues {
+    /// The send to start now, or `None` if it waits for an earlier one to its channel.
+    fn admit(&mut self, token: SendToken, request: SendRequest) -> Option<(SendToken, SendRequest)> {
+        let key = (request.channel_id.clone(), request.channel_type);
+        match self.waiting.get_mut(&key) {
+            Some(queue) => {
+                queue.push_back((token, request));
+                None
+            }
+            None => {
+                self.waiting.insert(key, VecDeque::new());
+                Some((token, request))
+            }
+        }
+    }
+
+    /// A send to `key` finished: the next one to start, if any waits.
+    fn finished(&mut self, key: &ChannelKey) -> Option<(SendToken, SendRequest)> {
+        let queue = self.waiting.get_mut(key)?;
+        let next = queue.pop_front();
+        if next.is_none() {
+            self.waiting.remove(key);
+        }
+        next
+    }
 }
 
 type Work = Pin<Box<dyn Future<Output = Done> + Send>>;
@@ -321,9 +365,17 @@ async fn drive(
     let mut overflow: Option<Arc<Overflow>> = None;
     let mut stopping = gateway.stopping.clone();
     let mut uid = String::new();
+    let mut sends = SendQueues::default();
     loop {
         while let Some(event) = conn.poll_event() {
-            work.push(start(node, id, &conn, event, transport, remote));
+            match event {
+                Event::Login(login) => work.push(start_login(node, &conn, login, transport, remote)),
+                Event::Send { token, request } => {
+                    if let Some((token, request)) = sends.admit(token, request) {
+                        work.push(start_send(node, id, token, request));
+                    }
+                }
+            }
         }
         if conn.is_closed() || reader.eof() {
             // What the machine still has (a DISCONNECT, say), if the peer takes it soon.
@@ -349,7 +401,12 @@ async fn drive(
                 Done::Login(Err(reason), _) => {
                     conn.handle_login(now_ms() as u64, LoginOutcome::Refused(reason));
                 }
-                Done::Sent(token, outcome) => conn.handle_sendack(token, outcome),
+                Done::Sent(token, outcome, key) => {
+                    if let Some((token, request)) = sends.finished(&key) {
+                        work.push(start_send(node, id, token, request));
+                    }
+                    conn.handle_sendack(token, outcome);
+                }
             },
             Some(message) = next_message(&mut messages) => match message {
                 ToConn::Deliver(delivery) => conn.deliver(now_ms() as u64, &delivery),
@@ -378,51 +435,48 @@ async fn drive(
     tracing::debug!(conn = id, %uid, %remote, reason = ?conn.close_reason(), "connection closed");
 }
 
-/// Starts what an event asks for, as a future of the connection's task.
-fn start(
+/// Checks a login, as a future of the connection's task.
+fn start_login(
     node: &Arc<Node>,
-    id: ConnId,
     conn: &Conn,
-    event: Event,
+    login: Login,
     transport: Transport,
     remote: SocketAddr,
 ) -> Work {
     let node = node.clone();
-    match event {
-        Event::Login(login) => {
-            let info = LoginInfo {
-                uid: login.uid.clone(),
-                device_flag: login.device_flag,
-                device_level: 0,
-                device_id: login.device_id.clone(),
-                version: login.version,
-                transport: match (transport, conn.is_json_rpc()) {
-                    (Transport::Tcp, _) => "tcp",
-                    (Transport::WebSocket, false) => "ws",
-                    (Transport::WebSocket, true) => "jsonrpc",
-                },
-                remote_addr: remote.to_string(),
-                connected_at_ms: now_ms(),
-            };
-            Box::pin(async move {
-                let result = node.login(&login.uid, login.device_flag, &login.token).await;
-                let info = LoginInfo { device_level: *result.as_ref().unwrap_or(&0), ..info };
-                Done::Login(result, info)
-            })
-        }
-        Event::Send { token, mut request } => {
-            request.sender_conn = Some(id);
-            Box::pin(async move {
-                let outcome = match node.send_message(request).await {
-                    Ok(sent) => {
-                        SendOutcome::Sent { message_id: sent.message_id, message_seq: sent.message_seq }
-                    }
-                    Err(error) => SendOutcome::Refused(refusal(&error)),
-                };
-                Done::Sent(token, outcome)
-            })
-        }
-    }
+    let info = LoginInfo {
+        uid: login.uid.clone(),
+        device_flag: login.device_flag,
+        device_level: 0,
+        device_id: login.device_id.clone(),
+        version: login.version,
+        transport: match (transport, conn.is_json_rpc()) {
+            (Transport::Tcp, _) => "tcp",
+            (Transport::WebSocket, false) => "ws",
+            (Transport::WebSocket, true) => "jsonrpc",
+        },
+        remote_addr: remote.to_string(),
+        connected_at_ms: now_ms(),
+    };
+    Box::pin(async move {
+        let result = node.login(&login.uid, login.device_flag, &login.token).await;
+        let info = LoginInfo { device_level: *result.as_ref().unwrap_or(&0), ..info };
+        Done::Login(result, info)
+    })
+}
+
+/// Sends a message, as a future of the connection's task.
+fn start_send(node: &Arc<Node>, id: ConnId, token: SendToken, mut request: SendRequest) -> Work {
+    let node = node.clone();
+    request.sender_conn = Some(id);
+    let key = (request.channel_id.clone(), request.channel_type);
+    Box::pin(async move {
+        let outcome = match node.send_message(request).await {
+            Ok(sent) => SendOutcome::Sent { message_id: sent.message_id, message_seq: sent.message_seq },
+            Err(error) => SendOutcome::Refused(refusal(&error)),
+        };
+        Done::Sent(token, outcome, key)
+    })
 }
 
 /// The SENDACK reason for a failed send.
