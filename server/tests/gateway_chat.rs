@@ -121,3 +121,64 @@ fn base64_text(text: &str) -> String {
     let payload = json!({"type": 1, "content": text}).to_string();
     base64::engine::general_purpose::STANDARD.encode(payload)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_sends_keep_the_senders_order() {
+    let gw = Gateway::start().await;
+    let members = ["alice", "bob", "carol"];
+    gw.group("g1", &members).await;
+    let mut alice = gw.login("alice").await;
+    let mut bob = gw.login("bob").await;
+    let mut carol = gw.login("carol").await;
+    const SENDS: u32 = 200;
+    // Without waiting for SENDACKs, half to bob, half to the group, interleaved, while
+    // carol sends to the group too: each channel stores alice's messages in her order.
+    let mut seqs = Vec::new();
+    for i in 0..SENDS {
+        let options = if i % 2 == 0 {
+            SendOptions::text("bob", ChannelType::PERSON, &format!("p{i}"))
+        } else {
+            SendOptions::text("g1", ChannelType::GROUP, &format!("g{i}"))
+        };
+        seqs.push(alice.send(options).await.unwrap());
+        if i % 10 == 0 {
+            carol.send(SendOptions::text("g1", ChannelType::GROUP, &format!("c{i}"))).await.unwrap();
+        }
+    }
+    let mut last = [0u32; 2];
+    for (i, client_seq) in seqs.into_iter().enumerate() {
+        let ack = alice.wait_sendack(client_seq).await.unwrap();
+        assert!(ack.is_success(), "{ack:?}");
+        assert!(ack.message_seq > last[i % 2], "send {i}: seq {} after {}", ack.message_seq, last[i % 2]);
+        last[i % 2] = ack.message_seq;
+    }
+    assert_eq!(last[0], SENDS / 2, "the person channel's seqs are dense");
+    let marker =
+        json!({"from_uid": "alice", "channel_id": "bob", "channel_type": 1, "payload": base64_text("end-p")});
+    gw.http.post_ok("/message/send", &marker).await.unwrap();
+    let marker =
+        json!({"from_uid": "alice", "channel_id": "g1", "channel_type": 2, "payload": base64_text("end-g")});
+    gw.http.post_ok("/message/send", &marker).await.unwrap();
+
+    // bob sees alice's messages in the order she sent them, each once, seqs rising per channel.
+    let mut got = recv_until(&mut bob, "end-g").await;
+    if !got.iter().any(|m| content(m) == "end-p") {
+        got.extend(recv_until(&mut bob, "end-p").await);
+    }
+    // Per channel, in the order sent (across channels, sends proceed independently).
+    for (channel, prefix, first) in [("alice", "p", 0), ("g1", "g", 1)] {
+        let from_alice: Vec<String> = got
+            .iter()
+            .filter(|m| m.from_uid == "alice" && m.channel_id == channel)
+            .map(content)
+            .filter(|c| !c.starts_with("end"))
+            .collect();
+        let sent: Vec<String> = (first..SENDS).step_by(2).map(|i| format!("{prefix}{i}")).collect();
+        assert_eq!(from_alice, sent, "{channel}");
+    }
+    for channel in ["alice", "g1"] {
+        let seqs: Vec<u32> = got.iter().filter(|m| m.channel_id == channel).map(|m| m.message_seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{channel}: dense and in order: {seqs:?}");
+    }
+    gw.server.stop().await;
+}
