@@ -11,6 +11,7 @@
 //! dropped from memory and reloaded from the store when next used.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,9 +70,16 @@ pub type SmFactory = Box<dyn Fn(GroupId) -> Box<dyn StateMachine> + Send>;
 #[derive(Clone)]
 pub struct DriverHandle {
     inbox: mpsc::Sender<Request>,
+    slot_epoch: Arc<AtomicU64>,
 }
 
 impl DriverHandle {
+    /// Bumped after every iteration in which a slot group applied an entry, once its
+    /// writes are in the store: caches of slot state read under an older value are stale.
+    pub fn slot_epoch(&self) -> Arc<AtomicU64> {
+        self.slot_epoch.clone()
+    }
+
     /// Proposes `command` to `group` (created on first use) and waits until it is applied,
     /// which is after it is durable on a quorum.
     pub async fn propose(&self, group: GroupId, command: Bytes) -> ProposeResult {
@@ -100,6 +108,7 @@ pub struct Driver<E: Engine> {
     dirty: BTreeSet<GroupId>,
     inbox: mpsc::Receiver<Request>,
     metrics: Arc<Metrics>,
+    slot_epoch: Arc<AtomicU64>,
 }
 
 impl<E: Engine> Driver<E> {
@@ -110,9 +119,18 @@ impl<E: Engine> Driver<E> {
         metrics: Arc<Metrics>,
     ) -> (Driver<E>, DriverHandle) {
         let (tx, inbox) = mpsc::channel(INBOX_MAX);
-        let driver =
-            Driver { config, store, make_sm, groups: HashMap::new(), dirty: BTreeSet::new(), inbox, metrics };
-        (driver, DriverHandle { inbox: tx })
+        let slot_epoch = Arc::new(AtomicU64::new(0));
+        let driver = Driver {
+            config,
+            store,
+            make_sm,
+            groups: HashMap::new(),
+            dirty: BTreeSet::new(),
+            inbox,
+            metrics,
+            slot_epoch: slot_epoch.clone(),
+        };
+        (driver, DriverHandle { inbox: tx, slot_epoch })
     }
 
     /// Loads (or creates) `groups` and runs them until they have settled: a one-node group
@@ -125,26 +143,35 @@ impl<E: Engine> Driver<E> {
     }
 
     /// Serves requests until `stop` fires or every handle is dropped.
+    ///
+    /// While groups have work in flight, each iteration first takes whatever requests are
+    /// waiting, so that one batch and one fsync carry both the new entries and the
+    /// application of the previous ones: proposals arriving during an fsync ride on the
+    /// next one instead of waiting for the groups to settle.
     pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                biased;
-                _ = &mut stop => break,
-                request = self.inbox.recv() => {
-                    let Some(request) = request else { break };
-                    self.handle(request);
-                    for _ in 1..REQUESTS_PER_ITERATION_MAX {
-                        match self.inbox.try_recv() {
-                            Ok(request) => self.handle(request),
-                            Err(_) => break,
-                        }
+            if self.dirty.is_empty() {
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => break,
+                    request = self.inbox.recv() => {
+                        let Some(request) = request else { break };
+                        self.handle(request);
+                        self.take_waiting(REQUESTS_PER_ITERATION_MAX - 1);
                     }
+                    _ = ticker.tick() => self.tick(),
                 }
-                _ = ticker.tick() => self.tick(),
+            } else {
+                self.take_waiting(REQUESTS_PER_ITERATION_MAX);
+                // Ticks and stops wait for a moment without work; a busy driver must not
+                // starve them, so look without waiting.
+                if matches!(stop.try_recv(), Ok(()) | Err(oneshot::error::TryRecvError::Closed)) {
+                    break;
+                }
             }
-            if let Err(error) = self.run_until_settled() {
+            if let Err(error) = self.iterate() {
                 // The store failed: acknowledging anything more could lose it. Stop.
                 tracing::error!(%error, "storage failed; the driver stops");
                 break;
@@ -153,6 +180,16 @@ impl<E: Engine> Driver<E> {
         for hosted in self.groups.values_mut() {
             for (_, (_, waiter)) in std::mem::take(&mut hosted.waiters) {
                 let _ = waiter.send(Err(ProposeFailure::Stopped));
+            }
+        }
+    }
+
+    /// Handles up to `max` requests that are already waiting.
+    fn take_waiting(&mut self, max: usize) {
+        for _ in 0..max {
+            match self.inbox.try_recv() {
+                Ok(request) => self.handle(request),
+                Err(_) => break,
             }
         }
     }
@@ -270,6 +307,7 @@ impl<E: Engine> Driver<E> {
         let mut batch = WriteBatch::new();
         let mut readys: Vec<(GroupId, Ready)> = Vec::new();
         let mut answers: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> = Vec::new();
+        let mut slot_applied = false;
         for group in std::mem::take(&mut self.dirty) {
             let Some(hosted) = self.groups.get_mut(&group) else { continue };
             if !hosted.node.has_ready() {
@@ -285,6 +323,7 @@ impl<E: Engine> Driver<E> {
                 }
             }
             apply(&*self.store, group, hosted, &ready.committed_entries, &mut batch, &mut answers)?;
+            slot_applied |= group.tier == Tier::Slot && !ready.committed_entries.is_empty();
             readys.push((group, ready));
         }
         if !batch.is_empty() {
@@ -293,6 +332,9 @@ impl<E: Engine> Driver<E> {
             self.metrics.fsyncs.inc();
             self.metrics.batch_ops.observe(batch.len() as f64);
             self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
+        }
+        if slot_applied {
+            self.slot_epoch.fetch_add(1, Ordering::AcqRel);
         }
         for (reply, result) in answers {
             let _ = reply.send(result);

@@ -29,6 +29,8 @@ pub enum StartError {
     Store(#[from] storage::Error),
     #[error("cannot listen on {addr}: {error}")]
     Listen { addr: String, error: std::io::Error },
+    #[error("cannot start the driver's thread: {0}")]
+    DriverThread(std::io::Error),
 }
 
 /// A running node.
@@ -75,7 +77,7 @@ impl Server {
         groups.extend((0..config.cluster.slot_count as u64).map(|slot| GroupId::new(Tier::Slot, slot)));
         driver.open_groups(&groups)?;
         let (stop_driver, driver_stopped) = oneshot::channel();
-        let mut tasks = vec![tokio::spawn(driver.run(driver_stopped))];
+        let mut tasks = vec![run_driver(driver, driver_stopped)?];
         let mut stops = vec![stop_driver];
 
         let node = Arc::new(Node::new(config.clone(), handle, store, metrics));
@@ -155,6 +157,30 @@ fn route_addrs(config: &Config, tcp: SocketAddr, ws: SocketAddr) -> RouteAddrs {
         ws_addr: or(&external.ws_addr, format!("ws://{host}:{}", ws.port())),
         wss_addr: external.wss_addr.clone(),
     }
+}
+
+/// Runs the driver on a thread of its own: its fsync blocks that thread, not one of the
+/// runtime's workers serving connections and requests. The task it returns ends when the
+/// driver does.
+fn run_driver(
+    driver: Driver<storage::RocksEngine>,
+    stopped: oneshot::Receiver<()>,
+) -> Result<JoinHandle<()>, StartError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::DriverThread)?;
+    let (done, finished) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("imserver-driver".into())
+        .spawn(move || {
+            runtime.block_on(driver.run(stopped));
+            let _ = done.send(());
+        })
+        .map_err(StartError::DriverThread)?;
+    Ok(tokio::spawn(async move {
+        let _ = finished.await;
+    }))
 }
 
 async fn bind(addr: &str) -> Result<TcpListener, StartError> {

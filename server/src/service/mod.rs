@@ -6,6 +6,7 @@ pub mod channel_permission;
 pub mod channels;
 pub mod conversations;
 pub mod messages;
+pub mod read_cache;
 pub mod users;
 
 use std::collections::HashMap;
@@ -89,6 +90,7 @@ impl Node {
         metrics: Arc<Metrics>,
     ) -> Node {
         let ids = Snowflake::new(config.cluster.node_id);
+        let state: Arc<dyn StateRead> = Arc::new(read_cache::CachedState::new(state, driver.slot_epoch()));
         Node {
             config,
             driver,

@@ -145,7 +145,11 @@ fn decode_append(command: &[u8]) -> Result<Vec<(MessageRecord<'_>, &[u8])>, Stri
 }
 
 #[derive(Default)]
-pub struct ChannelSm {}
+pub struct ChannelSm {
+    /// The channel's last seq, once read: every append reads it, and only this state
+    /// machine changes it while the group is loaded.
+    last_seq: Option<u64>,
+}
 
 impl StateMachine for ChannelSm {
     /// For a command of one message: that message's id and seq (the original's, with
@@ -169,7 +173,10 @@ impl StateMachine for ChannelSm {
             Ok(records) => records,
             Err(reason) => return Ok(Applied::Refused(reason)),
         };
-        let mut last_seq = load_u64(tx.get(LAST_SEQ_KEY)?.as_deref());
+        let mut last_seq = match self.last_seq {
+            Some(last_seq) => last_seq,
+            None => load_u64(tx.get(LAST_SEQ_KEY)?.as_deref()),
+        };
         let mut answer = Applied::Done;
         let mut any_duplicate = false;
         for (record, bytes) in &records {
@@ -183,6 +190,7 @@ impl StateMachine for ChannelSm {
             }
         }
         tx.put(Bytes::from_static(LAST_SEQ_KEY), Bytes::copy_from_slice(&last_seq.to_be_bytes()));
+        self.last_seq = Some(last_seq);
         Ok(answer)
     }
 }

@@ -1,0 +1,141 @@
+//! A cache of the slot groups' state in front of the store, for the service's point reads
+//! (permission checks, tokens, conversation rows): a send reads about seven slot keys, and
+//! they change rarely.
+//!
+//! Validity is one epoch that the driver bumps after every iteration in which a slot group
+//! applied an entry, once that iteration's writes are in the store. A value read under an
+//! older epoch is never returned: a reader that loads the epoch, then reads the store, may
+//! cache what it read under that epoch, and the write it might have missed bumps the epoch
+//! after it lands.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use storage::{GroupId, Order, Tier};
+
+use crate::sm::StateRead;
+
+/// Locks the cache is split over.
+const SHARDS: usize = 16;
+/// Keys one shard keeps at most; a full shard starts over.
+const KEYS_PER_SHARD_MAX: usize = 16_384;
+
+#[derive(Default)]
+struct Shard {
+    epoch: u64,
+    /// group tier, group id, key → the value, or `None` for a key known to be absent.
+    values: HashMap<Vec<u8>, Option<Bytes>>,
+}
+
+/// [`StateRead`] over the store, with slot-tier point reads cached.
+pub struct CachedState {
+    inner: Arc<dyn StateRead>,
+    epoch: Arc<AtomicU64>,
+    shards: Vec<Mutex<Shard>>,
+}
+
+impl CachedState {
+    /// `epoch` is the driver's slot epoch (`DriverHandle::slot_epoch`).
+    pub fn new(inner: Arc<dyn StateRead>, epoch: Arc<AtomicU64>) -> CachedState {
+        CachedState { inner, epoch, shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
+    }
+}
+
+fn cache_key(group: GroupId, key: &[u8]) -> Vec<u8> {
+    let mut cached = Vec::with_capacity(9 + key.len());
+    cached.push(group.tier as u8);
+    cached.extend_from_slice(&group.id.to_be_bytes());
+    cached.extend_from_slice(key);
+    cached
+}
+
+impl StateRead for CachedState {
+    fn get(&self, group: GroupId, key: &[u8]) -> storage::Result<Option<Bytes>> {
+        if group.tier != Tier::Slot {
+            return self.inner.get(group, key);
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let cached = cache_key(group, key);
+        let shard = &self.shards[crc32fast::hash(&cached) as usize % SHARDS];
+        {
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            if shard.epoch != epoch {
+                shard.values.clear();
+                shard.epoch = epoch;
+            } else if let Some(value) = shard.values.get(&cached) {
+                return Ok(value.clone());
+            }
+        }
+        let value = self.inner.get(group, key)?;
+        let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if shard.epoch == epoch {
+            if shard.values.len() >= KEYS_PER_SHARD_MAX {
+                shard.values.clear();
+            }
+            shard.values.insert(cached, value.clone());
+        }
+        Ok(value)
+    }
+
+    fn scan(
+        &self,
+        group: GroupId,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+        order: Order,
+    ) -> storage::Result<Vec<(Bytes, Bytes)>> {
+        self.inner.scan(group, from, to, limit, order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Map(Mutex<BTreeMap<Vec<u8>, Bytes>>, AtomicU64);
+
+    impl StateRead for Map {
+        fn get(&self, _group: GroupId, key: &[u8]) -> storage::Result<Option<Bytes>> {
+            self.1.fetch_add(1, Ordering::Relaxed);
+            Ok(self.0.lock().unwrap().get(key).cloned())
+        }
+
+        fn scan(
+            &self,
+            _: GroupId,
+            _: &[u8],
+            _: Option<&[u8]>,
+            _: usize,
+            _: Order,
+        ) -> storage::Result<Vec<(Bytes, Bytes)>> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn slot_reads_are_cached_until_the_epoch_moves() {
+        let store = Arc::new(Map::default());
+        let epoch = Arc::new(AtomicU64::new(0));
+        let cache = CachedState::new(store.clone(), epoch.clone());
+        let slot = GroupId::new(Tier::Slot, 3);
+        assert_eq!(cache.get(slot, b"k").unwrap(), None);
+        store.0.lock().unwrap().insert(b"k".to_vec(), Bytes::from_static(b"v"));
+        assert_eq!(cache.get(slot, b"k").unwrap(), None, "cached until the driver says");
+        assert_eq!(store.1.load(Ordering::Relaxed), 1);
+        epoch.fetch_add(1, Ordering::Release);
+        assert_eq!(cache.get(slot, b"k").unwrap(), Some(Bytes::from_static(b"v")));
+        assert_eq!(cache.get(slot, b"k").unwrap(), Some(Bytes::from_static(b"v")));
+        assert_eq!(store.1.load(Ordering::Relaxed), 2);
+
+        let channel = GroupId::new(Tier::Channel, 3);
+        cache.get(channel, b"k").unwrap();
+        cache.get(channel, b"k").unwrap();
+        assert_eq!(store.1.load(Ordering::Relaxed), 4, "other tiers are not cached");
+    }
+}
