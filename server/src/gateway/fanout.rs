@@ -37,6 +37,10 @@ const SENDERS_REMEMBERED_MAX: usize = 65_536;
 const SUBSCRIBER_LISTS_CACHED_MAX: usize = 10_000;
 
 enum Job {
+    /// A message is about to be proposed to the channel, whose last seq was `floor` just
+    /// before: a worker that does not know the channel yet starts it there, so that no
+    /// message after `floor` is taken for delivered, whichever report comes first.
+    Proposing { channel_id: String, channel_type: u8, floor: u64 },
     /// The channel (its stored id, a command twin's included) committed up to `seq`.
     Committed { channel_id: String, channel_type: u8, seq: u64 },
     /// A message that is not stored: to `uids`, or to the channel's subscribers.
@@ -95,6 +99,13 @@ impl Fanout {
 
     fn take_sender(&self, message_id: i64) -> Option<ConnId> {
         self.senders.lock().unwrap_or_else(|p| p.into_inner()).remove(&message_id)
+    }
+
+    /// A message is about to be proposed to a channel (its stored id) whose last seq is
+    /// `floor`: call before proposing, so that the worker hears of it before any report.
+    pub async fn proposing(&self, channel_id: &str, channel_type: u8, floor: u64) {
+        let job = Job::Proposing { channel_id: channel_id.to_string(), channel_type, floor };
+        self.push(channel_id, job).await;
     }
 
     /// A channel committed messages up to `seq`: deliver what was not delivered yet.
@@ -173,6 +184,13 @@ async fn run(node: Weak<Node>, mut inbox: mpsc::Receiver<Job>) {
         let Some(node) = node.upgrade() else { return };
         let Some(fanout) = node.fanout() else { continue };
         let result = match job {
+            Job::Proposing { channel_id, channel_type, floor } => {
+                if delivered.len() >= CHANNELS_REMEMBERED_MAX {
+                    delivered.clear();
+                }
+                delivered.entry((channel_id, channel_type)).or_insert(floor);
+                Ok(())
+            }
             Job::Committed { channel_id, channel_type, seq } => {
                 deliver_committed(&node, &fanout, &mut delivered, channel_id, channel_type, seq).await
             }

@@ -350,8 +350,14 @@ impl Node {
                 channel_id: target,
             });
         }
-        if let (Some(fanout), Some(conn)) = (&fanout, request.sender_conn) {
-            fanout.sending(message_id, conn);
+        if let Some(fanout) = &fanout {
+            if recipients.is_none() {
+                let floor = self.channel_last_seq(&target, request.channel_type).await?;
+                fanout.proposing(&target, request.channel_type, floor).await;
+            }
+            if let Some(conn) = request.sender_conn {
+                fanout.sending(message_id, conn);
+            }
         }
         let appended =
             self.append_messages(&target, request.channel_type, std::slice::from_ref(&record)).await;
