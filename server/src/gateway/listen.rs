@@ -34,6 +34,9 @@ use crate::ids::now_ms;
 use crate::service::messages::SendRequest;
 use crate::service::{Node, ServiceError};
 
+/// Sends to one channel started together at most (one append; far below
+/// `MESSAGES_PER_COMMAND_MAX`). A client's send window is tens.
+const SEND_BATCH_MAX: usize = 256;
 /// Bytes taken from the machine into one TCP write at most.
 const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 /// A WebSocket handshake must be done by then.
@@ -302,15 +305,16 @@ fn ws_error(error: tungstenite::Error) -> std::io::Error {
 /// What a login or send future of the task finishes with.
 enum Done {
     Login(Result<u8, ReasonCode>, LoginInfo),
-    Sent(SendToken, SendOutcome, ChannelKey),
+    Sent(Vec<(SendToken, SendOutcome)>, ChannelKey),
 }
 
 /// A channel as a client names it (the peer's uid for a person channel) and its type.
 type ChannelKey = (String, u8);
 
-/// A connection's sends, one at a time per channel: a send starts once the previous one to
-/// the same channel is answered, so the channel stores a connection's messages in the order
-/// it sent them (WuKongIM's user and channel reactors keep that order; SDKs rely on it).
+/// A connection's sends, one batch at a time per channel: the sends that arrive while one to
+/// the same channel runs wait, then go together ([`Node::send_in_order`]: one append), so
+/// the channel stores a connection's messages in the order it sent them (WuKongIM's user
+/// and channel reactors keep that order; SDKs rely on it) without a commit per message.
 /// Sends to different channels proceed together. Holds at most the machine's sends in
 /// flight (`sends_in_flight_max`).
 #[derive(Default)]
@@ -321,7 +325,7 @@ struct SendQueues {
 
 impl SendQueues {
     /// The send to start now, or `None` if it waits for an earlier one to its channel.
-    fn admit(&mut self, token: SendToken, request: SendRequest) -> Option<(SendToken, SendRequest)> {
+    fn admit(&mut self, token: SendToken, request: SendRequest) -> Option<Vec<(SendToken, SendRequest)>> {
         let key = (request.channel_id.clone(), request.channel_type);
         match self.waiting.get_mut(&key) {
             Some(queue) => {
@@ -330,19 +334,19 @@ impl SendQueues {
             }
             None => {
                 self.waiting.insert(key, VecDeque::new());
-                Some((token, request))
+                Some(vec![(token, request)])
             }
         }
     }
 
-    /// A send to `key` finished: the next one to start, if any waits.
-    fn finished(&mut self, key: &ChannelKey) -> Option<(SendToken, SendRequest)> {
+    /// A batch of sends to `key` finished: the next batch to start, if any waits.
+    fn finished(&mut self, key: &ChannelKey) -> Option<Vec<(SendToken, SendRequest)>> {
         let queue = self.waiting.get_mut(key)?;
-        let next = queue.pop_front();
-        if next.is_none() {
+        if queue.is_empty() {
             self.waiting.remove(key);
+            return None;
         }
-        next
+        Some(queue.drain(..queue.len().min(SEND_BATCH_MAX)).collect())
     }
 }
 
@@ -371,8 +375,8 @@ async fn drive(
             match event {
                 Event::Login(login) => work.push(start_login(node, &conn, login, transport, remote)),
                 Event::Send { token, request } => {
-                    if let Some((token, request)) = sends.admit(token, request) {
-                        work.push(start_send(node, id, token, request));
+                    if let Some(batch) = sends.admit(token, request) {
+                        work.push(start_sends(node, id, batch));
                     }
                 }
             }
@@ -401,11 +405,13 @@ async fn drive(
                 Done::Login(Err(reason), _) => {
                     conn.handle_login(now_ms() as u64, LoginOutcome::Refused(reason));
                 }
-                Done::Sent(token, outcome, key) => {
-                    if let Some((token, request)) = sends.finished(&key) {
-                        work.push(start_send(node, id, token, request));
+                Done::Sent(outcomes, key) => {
+                    if let Some(batch) = sends.finished(&key) {
+                        work.push(start_sends(node, id, batch));
                     }
-                    conn.handle_sendack(token, outcome);
+                    for (token, outcome) in outcomes {
+                        conn.handle_sendack(token, outcome);
+                    }
                 }
             },
             Some(message) = next_message(&mut messages) => match message {
@@ -465,17 +471,30 @@ fn start_login(
     })
 }
 
-/// Sends a message, as a future of the connection's task.
-fn start_send(node: &Arc<Node>, id: ConnId, token: SendToken, mut request: SendRequest) -> Work {
+/// Sends a batch of messages to one channel, in order, as a future of the connection's task.
+fn start_sends(node: &Arc<Node>, id: ConnId, batch: Vec<(SendToken, SendRequest)>) -> Work {
     let node = node.clone();
-    request.sender_conn = Some(id);
-    let key = (request.channel_id.clone(), request.channel_type);
+    let key = (batch[0].1.channel_id.clone(), batch[0].1.channel_type);
+    let (tokens, requests): (Vec<SendToken>, Vec<SendRequest>) = batch
+        .into_iter()
+        .map(|(token, request)| (token, SendRequest { sender_conn: Some(id), ..request }))
+        .unzip();
     Box::pin(async move {
-        let outcome = match node.send_message(request).await {
-            Ok(sent) => SendOutcome::Sent { message_id: sent.message_id, message_seq: sent.message_seq },
-            Err(error) => SendOutcome::Refused(refusal(&error)),
-        };
-        Done::Sent(token, outcome, key)
+        let results = node.send_in_order(requests).await;
+        let outcomes = tokens
+            .into_iter()
+            .zip(results)
+            .map(|(token, result)| {
+                let outcome = match result {
+                    Ok(sent) => {
+                        SendOutcome::Sent { message_id: sent.message_id, message_seq: sent.message_seq }
+                    }
+                    Err(error) => SendOutcome::Refused(refusal(&error)),
+                };
+                (token, outcome)
+            })
+            .collect();
+        Done::Sent(outcomes, key)
     })
 }
 

@@ -232,6 +232,153 @@ impl Node {
         Ok(result)
     }
 
+    /// Sends one sender's messages in order, as [`Node::send_message`] one after the other
+    /// would, without a commit each: consecutive persistent messages to the same stored
+    /// channel go in one append, so their seqs follow their order. For the gateway, which
+    /// keeps a connection's sends to a channel in the order sent (`gateway::listen`).
+    /// Answers each request, in order.
+    pub async fn send_in_order(&self, requests: Vec<SendRequest>) -> Vec<ServiceResult<SendResult>> {
+        let mut results: Vec<Option<ServiceResult<SendResult>>> = vec![None; requests.len()];
+        // Checked persistent messages not yet stored: their index and stored channel.
+        let mut run: Vec<(usize, SendRequest)> = Vec::new();
+        let mut run_target = String::new();
+        for (index, mut request) in requests.into_iter().enumerate() {
+            if request.from_uid.trim().is_empty() {
+                request.from_uid = SYSTEM_UID.to_string();
+            }
+            let target = match self.check_in_order(&request).await {
+                Ok(target) => target,
+                Err(error) => {
+                    results[index] = Some(Err(error));
+                    continue;
+                }
+            };
+            let joins = run
+                .first()
+                .is_some_and(|(_, first)| run_target == target && first.channel_type == request.channel_type);
+            if !joins && !run.is_empty() {
+                self.store_run(std::mem::take(&mut run), &run_target, &mut results).await;
+            }
+            if request.header.no_persist {
+                results[index] = Some(self.store_message(&request, target, None).await);
+            } else {
+                run_target = target;
+                run.push((index, request));
+            }
+        }
+        if !run.is_empty() {
+            self.store_run(run, &run_target, &mut results).await;
+        }
+        results.into_iter().map(|result| result.expect("every request answered")).collect()
+    }
+
+    /// [`Node::send_message`]'s checks: the stored channel the message goes to.
+    async fn check_in_order(&self, request: &SendRequest) -> ServiceResult<String> {
+        check_send(request)?;
+        let stored_id = stored_channel_id(&request.from_uid, &request.channel_id, request.channel_type);
+        self.check_permission(request, &stored_id).await?;
+        Ok(if request.header.sync_once { format!("{stored_id}{CMD_CHANNEL_SUFFIX}") } else { stored_id })
+    }
+
+    /// Stores checked persistent messages to `target` in one append (as [`Node::store_message`]
+    /// stores one), then has them delivered; answers them in `results`.
+    async fn store_run(
+        &self,
+        run: Vec<(usize, SendRequest)>,
+        target: &str,
+        results: &mut [Option<ServiceResult<SendResult>>],
+    ) {
+        let numbered: Vec<(i64, String)> = run
+            .iter()
+            .map(|(_, request)| {
+                let message_id = self.ids.next_id();
+                let client_msg_no = if request.client_msg_no.trim().is_empty() {
+                    format!("{message_id:032x}0")
+                } else {
+                    request.client_msg_no.clone()
+                };
+                (message_id, client_msg_no)
+            })
+            .collect();
+        let timestamp_ms = now_ms();
+        let records: Vec<MessageRecord<'_>> = run
+            .iter()
+            .zip(&numbered)
+            .map(|((_, request), (message_id, client_msg_no))| MessageRecord {
+                header: request.header.bits(),
+                setting: request.setting,
+                message_id: *message_id,
+                timestamp_ms,
+                expire: request.expire,
+                from_uid: &request.from_uid,
+                client_msg_no,
+                topic: &request.topic,
+                payload: &request.payload,
+            })
+            .collect();
+        let channel_type = run[0].1.channel_type;
+        let fanout = self.fanout();
+        if let Some(fanout) = &fanout {
+            match self.channel_last_seq(target, channel_type).await {
+                Ok(floor) => fanout.proposing(target, channel_type, floor).await,
+                Err(error) => {
+                    for (index, _) in &run {
+                        results[*index] = Some(Err(error.clone()));
+                    }
+                    return;
+                }
+            }
+            for ((_, request), (message_id, _)) in run.iter().zip(&numbered) {
+                if let Some(conn) = request.sender_conn {
+                    fanout.sending(*message_id, conn);
+                }
+            }
+        }
+        let appended = match self.append_messages(target, channel_type, &records).await {
+            Ok(appended) => appended,
+            Err(error) => {
+                for ((index, _), (message_id, _)) in run.iter().zip(&numbered) {
+                    if let Some(fanout) = &fanout {
+                        fanout.not_sent(*message_id);
+                    }
+                    results[*index] = Some(Err(error.clone()));
+                }
+                return;
+            }
+        };
+        let newest = appended.iter().filter(|a| !a.duplicate).map(|a| a.message_seq).max();
+        if let Some(fanout) = &fanout {
+            for (appended, (message_id, _)) in appended.iter().zip(&numbered) {
+                if appended.duplicate {
+                    fanout.not_sent(*message_id);
+                }
+            }
+            if let Some(seq) = newest {
+                fanout.committed(target, channel_type, seq).await;
+            }
+        }
+        let first = &run[0].1;
+        let mut conversations = Ok(());
+        if first.channel_type == CHANNEL_PERSON && !first.header.sync_once {
+            // As for one message: the sides get a row with the run unread from its start.
+            let sides = [first.from_uid.as_str(), first.channel_id.as_str()];
+            conversations =
+                self.conversations_on_person_message(target, sides, appended[0].message_seq).await;
+        }
+        for (((index, _), (_, client_msg_no)), appended) in run.into_iter().zip(numbered).zip(appended) {
+            results[index] = Some(match &conversations {
+                Ok(()) => Ok(SendResult {
+                    message_id: appended.message_id,
+                    message_seq: appended.message_seq,
+                    client_msg_no,
+                    duplicate: appended.duplicate,
+                    channel_id: target.to_string(),
+                }),
+                Err(error) => Err(error.clone()),
+            });
+        }
+    }
+
     /// A `subscribers` send (WuKongIM §1.3 #14): a `sync_once` message to the listed uids.
     /// Persistent, it is stored in a Temp channel named after the uids; `no_persist`, it is
     /// only delivered (to the online cmd channel), and nothing is stored.
