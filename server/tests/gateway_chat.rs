@@ -182,3 +182,56 @@ async fn pipelined_sends_keep_the_senders_order() {
     }
     gw.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_messages_of_new_channels_are_all_delivered() {
+    let gw = Gateway::start().await;
+    const GROUPS: usize = 20;
+    let senders = ["s1", "s2", "s3", "s4"];
+    let mut members = vec!["reader"];
+    members.extend(senders);
+    for g in 0..GROUPS {
+        gw.group(&format!("fresh{g}"), &members).await;
+    }
+    let mut reader = gw.login("reader").await;
+    let mut clients = Vec::new();
+    for uid in senders {
+        clients.push(gw.login(uid).await);
+    }
+    // Every sender's first message to every group, none waiting for another: the reports
+    // of a channel's first commits reach the fan-out in any order.
+    let mut pending = Vec::new();
+    for g in 0..GROUPS {
+        for (client, uid) in clients.iter_mut().zip(senders) {
+            let text = format!("{uid}-fresh{g}");
+            pending.push(
+                client.send(SendOptions::text(format!("fresh{g}"), ChannelType::GROUP, &text)).await.unwrap(),
+            );
+        }
+    }
+    for (i, client_seq) in pending.into_iter().enumerate() {
+        let ack = clients[i % senders.len()].wait_sendack(client_seq).await.unwrap();
+        assert!(ack.is_success(), "{ack:?}");
+    }
+    let mut got: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for g in 0..GROUPS {
+        let body = json!({"from_uid": "s1", "channel_id": format!("fresh{g}"), "channel_type": 2,
+            "payload": base64_text(&format!("end{g}"))});
+        gw.http.post_ok("/message/send", &body).await.unwrap();
+    }
+    let mut ends = 0;
+    for _ in 0..gateway_util::READS_MAX {
+        let message = reader.wait_recv().await.unwrap();
+        got.entry(message.channel_id.clone()).or_default().push(message.message_seq);
+        ends += usize::from(content(&message).starts_with("end"));
+        if ends == GROUPS {
+            break;
+        }
+    }
+    // Each group's marker comes after its first messages: all of them are here.
+    for (channel, seqs) in &got {
+        assert_eq!(seqs, &(1..=senders.len() as u32 + 1).collect::<Vec<_>>(), "{channel}");
+    }
+    assert_eq!(got.len(), GROUPS);
+    gw.server.stop().await;
+}
