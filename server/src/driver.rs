@@ -59,6 +59,18 @@ pub enum ProposeFailure {
 
 pub type ProposeResult = Result<Applied, ProposeFailure>;
 
+/// Messages a channel group appended, durable now: for the fan-out, in apply order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub group: GroupId,
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
+
+/// Commit notes waiting for the fan-out at most. The driver never waits for it: a note
+/// that finds the queue full is dropped, and the channel's next note covers its messages.
+pub const COMMITTED_QUEUE_MAX: usize = 65_536;
+
 pub enum Request {
     Propose { group: GroupId, command: Bytes, reply: oneshot::Sender<ProposeResult> },
 }
@@ -109,6 +121,8 @@ pub struct Driver<E: Engine> {
     inbox: mpsc::Receiver<Request>,
     metrics: Arc<Metrics>,
     slot_epoch: Arc<AtomicU64>,
+    /// Where commit notes go, if anyone listens.
+    committed: Option<mpsc::Sender<Committed>>,
 }
 
 impl<E: Engine> Driver<E> {
@@ -129,8 +143,17 @@ impl<E: Engine> Driver<E> {
             inbox,
             metrics,
             slot_epoch: slot_epoch.clone(),
+            committed: None,
         };
         (driver, DriverHandle { inbox: tx, slot_epoch })
+    }
+
+    /// Notes of every message appended from now on, sent once durable
+    /// ([`COMMITTED_QUEUE_MAX`] bounds the queue).
+    pub fn notify_committed(&mut self) -> mpsc::Receiver<Committed> {
+        let (tx, rx) = mpsc::channel(COMMITTED_QUEUE_MAX);
+        self.committed = Some(tx);
+        rx
     }
 
     /// Loads (or creates) `groups` and runs them until they have settled: a one-node group
@@ -308,6 +331,7 @@ impl<E: Engine> Driver<E> {
         let mut readys: Vec<(GroupId, Ready)> = Vec::new();
         let mut answers: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> = Vec::new();
         let mut slot_applied = false;
+        let mut notes = Vec::new();
         for group in std::mem::take(&mut self.dirty) {
             let Some(hosted) = self.groups.get_mut(&group) else { continue };
             if !hosted.node.has_ready() {
@@ -324,6 +348,9 @@ impl<E: Engine> Driver<E> {
             }
             apply(&*self.store, group, hosted, &ready.committed_entries, &mut batch, &mut answers)?;
             slot_applied |= group.tier == Tier::Slot && !ready.committed_entries.is_empty();
+            if let Some((first_seq, last_seq)) = hosted.sm.take_appended() {
+                notes.push(Committed { group, first_seq, last_seq });
+            }
             readys.push((group, ready));
         }
         if !batch.is_empty() {
@@ -335,6 +362,13 @@ impl<E: Engine> Driver<E> {
         }
         if slot_applied {
             self.slot_epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Some(committed) = &self.committed {
+            for note in notes {
+                if committed.try_send(note).is_err() {
+                    self.metrics.fanout_dropped.inc();
+                }
+            }
         }
         for (reply, result) in answers {
             let _ = reply.send(result);

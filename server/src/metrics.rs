@@ -65,6 +65,8 @@ const OPS: &[f64] = &[1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0];
 pub struct Metrics {
     pub proposals: Counter,
     pub fsyncs: Counter,
+    /// Commit notes the fan-out's queue had no room for.
+    pub fanout_dropped: Counter,
     pub groups_created: Counter,
     pub groups_evicted: Counter,
     pub api_requests: Counter,
@@ -83,6 +85,7 @@ impl Default for Metrics {
         Metrics {
             proposals: Counter::default(),
             fsyncs: Counter::default(),
+            fanout_dropped: Counter::default(),
             groups_created: Counter::default(),
             groups_evicted: Counter::default(),
             api_requests: Counter::default(),
@@ -112,6 +115,11 @@ impl Metrics {
         let counters = [
             ("imserver_proposals_total", "Commands proposed to raft groups.", &self.proposals),
             ("imserver_fsyncs_total", "Group-commit batches written and fsynced.", &self.fsyncs),
+            (
+                "imserver_fanout_dropped_total",
+                "Commit notes dropped because the fan-out's queue was full.",
+                &self.fanout_dropped,
+            ),
             ("imserver_groups_created_total", "Raft groups created on this node.", &self.groups_created),
             (
                 "imserver_groups_evicted_total",

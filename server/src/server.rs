@@ -77,11 +77,12 @@ impl Server {
         groups.extend((0..config.cluster.slot_count as u64).map(|slot| GroupId::new(Tier::Slot, slot)));
         driver.open_groups(&groups)?;
         let (stop_driver, driver_stopped) = oneshot::channel();
+        let committed = driver.notify_committed();
         let mut tasks = vec![run_driver(driver, driver_stopped)?];
         let mut stops = vec![stop_driver];
 
         let node = Arc::new(Node::new(config.clone(), handle, store, metrics));
-        node.start_fanout();
+        node.start_fanout(committed);
         let (stop_gateway, stopping) = watch::channel(false);
         let conn_config = ConnConfig { node_id: config.cluster.node_id, ..ConnConfig::default() };
         let gateway = Gateway { node: node.clone(), config: conn_config, stopping };

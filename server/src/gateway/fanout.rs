@@ -1,21 +1,23 @@
 //! Fan-out: once a message is durable, RECV to every online device of its channel
 //! (DESIGN §5).
 //!
-//! Senders report "channel C committed up to seq S"; a worker reads what it has not
-//! delivered yet, up to S, from the channel's state and hands it to the connections of the
-//! channel's subscribers. Reading instead of trusting the reports keeps each channel in
-//! seq order even when two senders' reports arrive swapped, and a report that never comes
-//! (its sender went away) is covered by the next one. Channels are spread over a few
-//! workers, so a large group's fan-out does not hold up the others.
+//! The driver notes, once a batch is durable, which seqs each channel group appended, in
+//! the order it applied them (`driver::Committed`). A dispatcher finds each group's
+//! channel and hands the note to the channel's worker, which reads the messages from the
+//! channel's state and gives them to the connections of the channel's subscribers. So every
+//! channel is delivered in seq order, whoever sent and whether or not the sender is still
+//! waiting; a note lost to a full queue is covered by the channel's next one. Channels are
+//! spread over a few workers, so a large group's fan-out does not hold up the others.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use storage::Order;
+use storage::{GroupId, Order};
 use tokio::sync::mpsc;
 
 use super::{ConnId, Delivery};
+use crate::driver::Committed;
 use crate::service::channel_permission::original_channel_id;
 use crate::service::{Node, ServiceResult};
 use crate::sm::channel::{self, StoredMessage};
@@ -37,12 +39,8 @@ const SENDERS_REMEMBERED_MAX: usize = 65_536;
 const SUBSCRIBER_LISTS_CACHED_MAX: usize = 10_000;
 
 enum Job {
-    /// A message is about to be proposed to the channel, whose last seq was `floor` just
-    /// before: a worker that does not know the channel yet starts it there, so that no
-    /// message after `floor` is taken for delivered, whichever report comes first.
-    Proposing { channel_id: String, channel_type: u8, floor: u64 },
-    /// The channel (its stored id, a command twin's included) committed up to `seq`.
-    Committed { channel_id: String, channel_type: u8, seq: u64 },
+    /// The channel (its stored id, a command twin's included) appended these seqs.
+    Committed { group: GroupId, channel_id: String, channel_type: u8, first_seq: u64, last_seq: u64 },
     /// A message that is not stored: to `uids`, or to the channel's subscribers.
     Direct { delivery: Arc<Delivery>, uids: Option<Arc<Vec<String>>> },
 }
@@ -62,8 +60,9 @@ pub struct Fanout {
 type CachedSubscribers = (u64, Arc<Vec<String>>);
 
 impl Fanout {
-    /// Starts the workers. They hold the node weakly and stop when it is dropped.
-    pub fn start(node: &Arc<Node>) -> Arc<Fanout> {
+    /// Starts the dispatcher of the driver's commit notes and the workers. They hold the
+    /// node weakly and stop when it is dropped.
+    pub fn start(node: &Arc<Node>, committed: mpsc::Receiver<Committed>) -> Arc<Fanout> {
         let mut workers = Vec::with_capacity(WORKERS);
         let mut inboxes = Vec::with_capacity(WORKERS);
         for _ in 0..WORKERS {
@@ -80,6 +79,7 @@ impl Fanout {
         for inbox in inboxes {
             tokio::spawn(run(Arc::downgrade(node), inbox));
         }
+        tokio::spawn(dispatch(Arc::downgrade(node), fanout.clone(), committed));
         fanout
     }
 
@@ -101,18 +101,14 @@ impl Fanout {
         self.senders.lock().unwrap_or_else(|p| p.into_inner()).remove(&message_id)
     }
 
-    /// A message is about to be proposed to a channel (its stored id) whose last seq is
-    /// `floor`: call before proposing, so that the worker hears of it before any report.
-    pub async fn proposing(&self, channel_id: &str, channel_type: u8, floor: u64) {
-        let job = Job::Proposing { channel_id: channel_id.to_string(), channel_type, floor };
-        self.push(channel_id, job).await;
-    }
+    /// A sender's notice that it is about to propose to a channel whose last seq is
+    /// `floor`. The driver's notes carry where each append starts, so this does nothing;
+    /// kept while callers still call it.
+    pub async fn proposing(&self, _channel_id: &str, _channel_type: u8, _floor: u64) {}
 
-    /// A channel committed messages up to `seq`: deliver what was not delivered yet.
-    pub async fn committed(&self, channel_id: &str, channel_type: u8, seq: u64) {
-        let job = Job::Committed { channel_id: channel_id.to_string(), channel_type, seq };
-        self.push(channel_id, job).await;
-    }
+    /// A sender's report that its message committed. Delivery follows the driver's notes
+    /// instead, so this does nothing; kept while callers still report.
+    pub async fn committed(&self, _channel_id: &str, _channel_type: u8, _seq: u64) {}
 
     /// Delivers a message that is not stored, to `uids` or (`None`) to the subscribers of
     /// `delivery.channel_id` (the stored id).
@@ -178,21 +174,35 @@ pub fn delivery_of(channel_id: &str, channel_type: u8, message: &StoredMessage) 
     }
 }
 
+/// Routes the driver's notes to the workers of their channels.
+async fn dispatch(node: Weak<Node>, fanout: Arc<Fanout>, mut committed: mpsc::Receiver<Committed>) {
+    while let Some(note) = committed.recv().await {
+        let Some(node) = node.upgrade() else { return };
+        let Some((channel_id, channel_type)) = node.channel_of_group(note.group) else {
+            tracing::debug!(group = ?note.group, "a committed group's channel is not known here; not delivered");
+            continue;
+        };
+        let job = Job::Committed {
+            group: note.group,
+            channel_id: channel_id.clone(),
+            channel_type,
+            first_seq: note.first_seq,
+            last_seq: note.last_seq,
+        };
+        fanout.push(&channel_id, job).await;
+    }
+}
+
 async fn run(node: Weak<Node>, mut inbox: mpsc::Receiver<Job>) {
-    let mut delivered: HashMap<(String, u8), u64> = HashMap::new();
+    let mut delivered: HashMap<GroupId, u64> = HashMap::new();
     while let Some(job) = inbox.recv().await {
         let Some(node) = node.upgrade() else { return };
         let Some(fanout) = node.fanout() else { continue };
         let result = match job {
-            Job::Proposing { channel_id, channel_type, floor } => {
-                if delivered.len() >= CHANNELS_REMEMBERED_MAX {
-                    delivered.clear();
-                }
-                delivered.entry((channel_id, channel_type)).or_insert(floor);
-                Ok(())
-            }
-            Job::Committed { channel_id, channel_type, seq } => {
-                deliver_committed(&node, &fanout, &mut delivered, channel_id, channel_type, seq).await
+            Job::Committed { group, channel_id, channel_type, first_seq, last_seq } => {
+                let range = (first_seq, last_seq);
+                deliver_committed(&node, &fanout, &mut delivered, group, &channel_id, channel_type, range)
+                    .await
             }
             Job::Direct { delivery, uids } => deliver_direct(&node, &fanout, delivery, uids).await,
         };
@@ -202,34 +212,33 @@ async fn run(node: Weak<Node>, mut inbox: mpsc::Receiver<Job>) {
     }
 }
 
+/// Delivers a group's appended seqs `first..=last`, and any before them that a dropped note
+/// left undelivered (at most [`CATCH_UP_MAX`] in all).
 async fn deliver_committed(
     node: &Node,
     fanout: &Fanout,
-    delivered: &mut HashMap<(String, u8), u64>,
-    channel_id: String,
+    delivered: &mut HashMap<GroupId, u64>,
+    group: GroupId,
+    channel_id: &str,
     channel_type: u8,
-    seq: u64,
+    (first, last): (u64, u64),
 ) -> ServiceResult<()> {
-    let key = (channel_id, channel_type);
-    let done = delivered.get(&key).copied().unwrap_or(seq.saturating_sub(1));
-    if seq <= done {
+    let done = delivered.get(&group).copied().unwrap_or(first.saturating_sub(1));
+    if last <= done {
         return Ok(());
     }
-    let from = (done + 1).max(seq.saturating_sub(CATCH_UP_MAX as u64 - 1));
-    let Some(group) = node.channel_group(&key.0, channel_type, false).await? else {
-        return Ok(());
-    };
-    let messages = channel::messages(&*node.state, group, from, seq, CATCH_UP_MAX, Order::Ascending)?;
-    let uids = fanout.subscribers_of(node, &key.0, channel_type).await?;
+    let from = (done + 1).max(last.saturating_sub(CATCH_UP_MAX as u64 - 1));
+    let messages = channel::messages(&*node.state, group, from, last, CATCH_UP_MAX, Order::Ascending)?;
+    let uids = fanout.subscribers_of(node, channel_id, channel_type).await?;
     for message in &messages {
-        let mut delivery = delivery_of(&key.0, channel_type, message);
+        let mut delivery = delivery_of(channel_id, channel_type, message);
         delivery.sender = fanout.take_sender(delivery.message_id);
         node.online.deliver(&uids, &Arc::new(delivery));
     }
     if delivered.len() >= CHANNELS_REMEMBERED_MAX {
         delivered.clear();
     }
-    delivered.insert(key, seq);
+    delivered.insert(group, last);
     Ok(())
 }
 

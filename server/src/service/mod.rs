@@ -79,7 +79,15 @@ pub struct Node {
     /// Set by [`Node::start_fanout`]; without it (tests of the service alone) nothing is
     /// delivered to connections.
     fanout: OnceLock<Arc<Fanout>>,
-    placements: Mutex<HashMap<(String, u8), GroupId>>,
+    placements: Mutex<Placements>,
+}
+
+/// Channel placements remembered, both ways: the fan-out learns groups from the driver
+/// and needs their channels.
+#[derive(Default)]
+struct Placements {
+    groups: HashMap<(String, u8), GroupId>,
+    channels: HashMap<GroupId, (String, u8)>,
 }
 
 impl Node {
@@ -99,13 +107,14 @@ impl Node {
             metrics,
             online: Arc::new(Online::default()),
             fanout: OnceLock::new(),
-            placements: Mutex::new(HashMap::new()),
+            placements: Mutex::new(Placements::default()),
         }
     }
 
-    /// Starts delivering committed messages to the connections in [`Node::online`].
-    pub fn start_fanout(self: &Arc<Node>) {
-        let _ = self.fanout.set(Fanout::start(self));
+    /// Starts delivering committed messages, as the driver's notes say
+    /// (`Driver::notify_committed`), to the connections in [`Node::online`].
+    pub fn start_fanout(self: &Arc<Node>, committed: tokio::sync::mpsc::Receiver<crate::driver::Committed>) {
+        let _ = self.fanout.set(Fanout::start(self, committed));
     }
 
     pub fn fanout(&self) -> Option<Arc<Fanout>> {
@@ -156,7 +165,8 @@ impl Node {
         create: bool,
     ) -> ServiceResult<Option<GroupId>> {
         let cache_key = (channel_id.to_string(), channel_type);
-        if let Some(group) = self.placements.lock().unwrap_or_else(|p| p.into_inner()).get(&cache_key) {
+        if let Some(group) = self.placements.lock().unwrap_or_else(|p| p.into_inner()).groups.get(&cache_key)
+        {
             return Ok(Some(*group));
         }
         let slot = self.slot_group(channel_id);
@@ -173,10 +183,11 @@ impl Node {
         };
         let group = GroupId::new(Tier::Channel, group);
         let mut placements = self.placements.lock().unwrap_or_else(|p| p.into_inner());
-        if placements.len() >= PLACEMENTS_CACHED_MAX {
-            placements.clear();
+        if placements.groups.len() >= PLACEMENTS_CACHED_MAX {
+            *placements = Placements::default();
         }
-        placements.insert(cache_key, group);
+        placements.channels.insert(group, cache_key.clone());
+        placements.groups.insert(cache_key, group);
         Ok(Some(group))
     }
 
@@ -185,10 +196,16 @@ impl Node {
     pub async fn unplace_channel(&self, channel_id: &str, channel_type: u8) -> ServiceResult<()> {
         let command = SlotCommand::UnplaceChannel { channel_id: channel_id.to_string(), channel_type };
         self.propose_slot(channel_id, &command).await?;
-        self.placements
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(channel_id.to_string(), channel_type));
+        let mut placements = self.placements.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(group) = placements.groups.remove(&(channel_id.to_string(), channel_type)) {
+            placements.channels.remove(&group);
+        }
         Ok(())
+    }
+
+    /// The channel (stored id and type) whose group is `group`, if this node placed or
+    /// looked it up lately.
+    pub fn channel_of_group(&self, group: GroupId) -> Option<(String, u8)> {
+        self.placements.lock().unwrap_or_else(|p| p.into_inner()).channels.get(&group).cloned()
     }
 }

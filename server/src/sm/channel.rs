@@ -149,6 +149,8 @@ pub struct ChannelSm {
     /// The channel's last seq, once read: every append reads it, and only this state
     /// machine changes it while the group is loaded.
     last_seq: Option<u64>,
+    /// The seqs appended since [`StateMachine::take_appended`] last looked.
+    appended: Option<(u64, u64)>,
 }
 
 impl StateMachine for ChannelSm {
@@ -177,6 +179,7 @@ impl StateMachine for ChannelSm {
             Some(last_seq) => last_seq,
             None => load_u64(tx.get(LAST_SEQ_KEY)?.as_deref()),
         };
+        let seq_before = last_seq;
         let mut answer = Applied::Done;
         let mut any_duplicate = false;
         for (record, bytes) in &records {
@@ -190,8 +193,16 @@ impl StateMachine for ChannelSm {
             }
         }
         tx.put(Bytes::from_static(LAST_SEQ_KEY), Bytes::copy_from_slice(&last_seq.to_be_bytes()));
+        if last_seq > seq_before {
+            let first = self.appended.map_or(seq_before + 1, |(first, _)| first);
+            self.appended = Some((first, last_seq));
+        }
         self.last_seq = Some(last_seq);
         Ok(answer)
+    }
+
+    fn take_appended(&mut self) -> Option<(u64, u64)> {
+        self.appended.take()
     }
 }
 

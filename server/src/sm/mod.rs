@@ -135,6 +135,13 @@ impl<'a> Tx<'a> {
 /// id) comes in the command.
 pub trait StateMachine: Send {
     fn apply(&mut self, command: &[u8], tx: &mut Tx<'_>) -> storage::Result<Applied>;
+
+    /// The seqs of the messages appended since the last call, first and last, if any: the
+    /// driver hands them to the fan-out once they are durable, in the order they were
+    /// applied.
+    fn take_appended(&mut self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// The node tier's state machine. A single node has nothing to record there yet; a cluster
