@@ -389,7 +389,12 @@ async fn drive(
         let deadline = conn.poll_timeout().map(deadline_of);
         tokio::select! {
             biased;
-            _ = stopping.changed() => conn.kick(ReasonCode::SYSTEM_ERROR, "the server is stopping"),
+            _ = stopping.changed() => {
+                // Closed without a DISCONNECT: after one, the SDKs never reconnect
+                // (wkproto.md §4.5); after a plain close they do, once the server is back.
+                let _ = tokio::time::timeout(FINAL_WRITE_TIMEOUT, writer.write(&mut conn)).await;
+                break;
+            }
             _ = overflowed(&overflow) => {
                 tracing::debug!(conn = id, %uid, "inbox full: closing a connection that cannot keep up");
                 break;
