@@ -97,6 +97,14 @@ async fn a_resend_with_the_same_client_msg_no_gets_the_first_answer() {
     let again = alice.send_and_ack(once("one", "fixed-1")).await.unwrap();
     assert_eq!((again.message_id, again.message_seq), (first.message_id, first.message_seq));
 
+    // The same SEND twice without waiting (one batch): one message.
+    let a = alice.send(once("one-b", "fixed-b")).await.unwrap();
+    let b = alice.send(once("one-b", "fixed-b")).await.unwrap();
+    let (a, b) = (alice.wait_sendack(a).await.unwrap(), alice.wait_sendack(b).await.unwrap());
+    assert!(a.is_success() && b.is_success(), "{a:?} {b:?}");
+    assert_eq!((a.message_id, a.message_seq), (b.message_id, b.message_seq));
+    assert_eq!(a.message_seq, first.message_seq + 1);
+
     // A SEND whose connection went away before its SENDACK was read, then resent.
     let mut lost = gw.connect("alice", wkclient::DeviceFlag::APP).await;
     lost.send(once("two", "fixed-2")).await.unwrap();
@@ -113,18 +121,40 @@ async fn a_resend_with_the_same_client_msg_no_gets_the_first_answer() {
         got,
         [
             ("one".to_string(), first.message_seq),
+            ("one-b".to_string(), a.message_seq),
             ("two".to_string(), resent.message_seq),
             ("end".to_string(), end.message_seq)
         ],
         "bob gets each message once"
     );
     let history = gw.history("bob", "alice", 1).await;
-    assert_eq!(contents(&history), ["one", "two", "end"]);
+    assert_eq!(contents(&history), ["one", "one-b", "two", "end"]);
     let numbers: Vec<(i64, u64)> = history
         .iter()
         .map(|m| (m["message_id"].as_i64().unwrap(), m["message_seq"].as_u64().unwrap()))
         .collect();
     assert_eq!(numbers[0], (first.message_id, first.message_seq as u64));
-    assert_eq!(numbers[1], (resent.message_id, resent.message_seq as u64));
+    assert_eq!(numbers[2], (resent.message_id, resent.message_seq as u64));
+    gw.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_closes_connections_without_a_disconnect() {
+    let mut gw = Gateway::start().await;
+    let mut alice = gw.login("alice").await;
+    let mut bob = gw.login("bob").await;
+    let ack = alice.send_and_ack(SendOptions::text("bob", ChannelType::PERSON, "before")).await.unwrap();
+    assert_eq!(bob.wait_recv().await.unwrap().message_seq, ack.message_seq);
+    gw.restart().await;
+    // A DISCONNECT would stop the SDKs from reconnecting (wkproto.md §4.5): a plain close.
+    for client in [&mut alice, &mut bob] {
+        let ending = gateway_util::read_to_end(client).await;
+        assert_eq!(ending.disconnect, None, "{ending:?}");
+    }
+    let mut alice = gw.connect("alice", wkclient::DeviceFlag::APP).await;
+    let mut bob = gw.connect("bob", wkclient::DeviceFlag::APP).await;
+    let ack = alice.send_and_ack(SendOptions::text("bob", ChannelType::PERSON, "after")).await.unwrap();
+    assert_eq!(ack.message_seq, 2);
+    assert_eq!(content(&bob.wait_recv().await.unwrap()), "after");
     gw.server.stop().await;
 }
