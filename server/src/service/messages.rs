@@ -319,15 +319,6 @@ impl Node {
         let channel_type = run[0].1.channel_type;
         let fanout = self.fanout();
         if let Some(fanout) = &fanout {
-            match self.channel_last_seq(target, channel_type).await {
-                Ok(floor) => fanout.proposing(target, channel_type, floor).await,
-                Err(error) => {
-                    for (index, _) in &run {
-                        results[*index] = Some(Err(error.clone()));
-                    }
-                    return;
-                }
-            }
             for ((_, request), (message_id, _)) in run.iter().zip(&numbered) {
                 if let Some(conn) = request.sender_conn {
                     fanout.sending(*message_id, conn);
@@ -346,15 +337,12 @@ impl Node {
                 return;
             }
         };
-        let newest = appended.iter().filter(|a| !a.duplicate).map(|a| a.message_seq).max();
+        // The driver's commit note has the new ones delivered.
         if let Some(fanout) = &fanout {
             for (appended, (message_id, _)) in appended.iter().zip(&numbered) {
                 if appended.duplicate {
                     fanout.not_sent(*message_id);
                 }
-            }
-            if let Some(seq) = newest {
-                fanout.committed(target, channel_type, seq).await;
             }
         }
         let first = &run[0].1;
@@ -497,14 +485,8 @@ impl Node {
                 channel_id: target,
             });
         }
-        if let Some(fanout) = &fanout {
-            if recipients.is_none() {
-                let floor = self.channel_last_seq(&target, request.channel_type).await?;
-                fanout.proposing(&target, request.channel_type, floor).await;
-            }
-            if let Some(conn) = request.sender_conn {
-                fanout.sending(message_id, conn);
-            }
+        if let (Some(fanout), Some(conn)) = (&fanout, request.sender_conn) {
+            fanout.sending(message_id, conn);
         }
         let appended =
             self.append_messages(&target, request.channel_type, std::slice::from_ref(&record)).await;
@@ -518,6 +500,7 @@ impl Node {
             }
         };
         let Appended { message_id: stored_id, message_seq, duplicate } = appended;
+        // Unless it goes to listed recipients, the driver's commit note has it delivered.
         if let Some(fanout) = &fanout {
             if duplicate {
                 fanout.not_sent(message_id);
@@ -525,8 +508,6 @@ impl Node {
                 fanout.not_sent(message_id);
                 let delivery = delivery_of_record(&record, message_seq, &target, request);
                 fanout.direct(delivery, Some(uids.to_vec())).await;
-            } else {
-                fanout.committed(&target, request.channel_type, message_seq).await;
             }
         }
         Ok(SendResult { message_id: stored_id, message_seq, client_msg_no, duplicate, channel_id: target })
