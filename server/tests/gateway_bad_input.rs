@@ -96,6 +96,17 @@ async fn bad_input_closes_only_its_own_connection() {
     let ending = read_to_end(&mut bad).await;
     assert_eq!(ending.disconnect, Some(ReasonCode::NOT_SUPPORT_HEADER), "{ending:?}");
 
+    // A second CONNECT on a logged-in connection.
+    let mut bad = gw.connect("mallory", wkclient::DeviceFlag::APP).await;
+    let connect = wkclient::protocol::Connect {
+        uid: "mallory".into(),
+        token: "t-mallory".into(),
+        ..Default::default()
+    };
+    bad.send_raw(&Packet::Connect(connect)).await.unwrap();
+    let ending = read_to_end(&mut bad).await;
+    assert_eq!(ending.disconnect, Some(ReasonCode::NOT_SUPPORT_HEADER), "{ending:?}");
+
     // SEND before CONNECT, on a raw socket.
     let mut raw = TcpStream::connect(gw.tcp_addr()).await.unwrap();
     let mut frame = BytesMut::new();

@@ -113,6 +113,14 @@ async fn a_message_from_one_device_reaches_the_peer_and_the_senders_other_device
     );
     let on_web = web.wait_recv().await.unwrap();
     assert_eq!((content(&on_web), on_web.red_dot), ("from bob".into(), true));
+
+    // In a group as well: the other device gets it without a red dot, the peer with one.
+    gw.group("g1", &["alice", "bob"]).await;
+    let ack = web.send_and_ack(SendOptions::text("g1", ChannelType::GROUP, "to the group")).await.unwrap();
+    let mine = app.wait_recv().await.unwrap();
+    assert_eq!((mine.channel_id.as_str(), mine.message_seq, mine.red_dot), ("g1", ack.message_seq, false));
+    let peer = bob.wait_recv().await.unwrap();
+    assert_eq!((peer.channel_id.as_str(), peer.from_uid.as_str(), peer.red_dot), ("g1", "alice", true));
     gw.server.stop().await;
 }
 

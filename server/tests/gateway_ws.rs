@@ -176,3 +176,35 @@ async fn chat_over_websocket_one_packet_per_message() {
     }
     gw.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_websocket_message_closes_only_its_connection() {
+    let gw = Gateway::start().await;
+    gw.token("web", DeviceFlag::WEB).await;
+    gw.token("other", DeviceFlag::WEB).await;
+    let mut other = WsClient::login(&gw.ws_addr(), "other", 5).await;
+    let mut web = WsClient::login(&gw.ws_addr(), "web", 5).await;
+    // Above a frame's 1 MiB: the server ends the WebSocket.
+    let _ = web.ws.send(Message::Binary(vec![0x30; (1 << 20) + 64].into())).await;
+    let mut ended = false;
+    for _ in 0..READS_MAX {
+        match tokio::time::timeout(WAIT, web.ws.next()).await.expect("the server ends the socket") {
+            // The end of the TCP stream, after any Close frame: the server has forgotten it.
+            None | Some(Err(_)) => {
+                ended = true;
+                break;
+            }
+            Some(Ok(Message::Binary(bytes))) => panic!("a packet after an oversized message: {bytes:?}"),
+            Some(Ok(_)) => {}
+        }
+    }
+    assert!(ended, "the socket ends");
+    assert_eq!(gw.online(&["web"]).await, []);
+    // The other connection carries on.
+    let mut alice = gw.login("alice").await;
+    let send = other.seal("alice", "still here");
+    other.write(&[send]).await;
+    assert_eq!(sendack_of(&other.read().await), (1, 1, ReasonCode::SUCCESS));
+    assert_eq!(content(&alice.wait_recv().await.unwrap()), "still here");
+    gw.server.stop().await;
+}
