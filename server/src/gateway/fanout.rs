@@ -101,15 +101,6 @@ impl Fanout {
         self.senders.lock().unwrap_or_else(|p| p.into_inner()).remove(&message_id)
     }
 
-    /// A sender's notice that it is about to propose to a channel whose last seq is
-    /// `floor`. The driver's notes carry where each append starts, so this does nothing;
-    /// kept while callers still call it.
-    pub async fn proposing(&self, _channel_id: &str, _channel_type: u8, _floor: u64) {}
-
-    /// A sender's report that its message committed. Delivery follows the driver's notes
-    /// instead, so this does nothing; kept while callers still report.
-    pub async fn committed(&self, _channel_id: &str, _channel_type: u8, _seq: u64) {}
-
     /// Delivers a message that is not stored, to `uids` or (`None`) to the subscribers of
     /// `delivery.channel_id` (the stored id).
     pub async fn direct(&self, delivery: Delivery, uids: Option<Vec<String>>) {
