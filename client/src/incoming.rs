@@ -61,8 +61,11 @@ pub struct Received {
     pub expire: u32,
     /// Empty when the TOPIC setting bit is clear.
     pub topic: String,
-    /// The decrypted plaintext.
+    /// The decrypted plaintext; still encrypted when `opened` is false.
     pub payload: Bytes,
+    /// Whether msgKey was checked and the payload decrypted
+    /// (`ConnectOptions::open_one_in`).
+    pub opened: bool,
     /// Server time, seconds since the Unix epoch.
     pub timestamp: i32,
 }

@@ -165,6 +165,8 @@ impl Client {
             inbound: BytesMut::new(),
             pending: VecDeque::new(),
             auto_recvack: options.auto_recvack,
+            open_one_in: options.open_one_in.max(1),
+            recvs: 0,
             wait_timeout: options.wait_timeout,
         };
         let connack = match reader.read_packet().await? {

@@ -35,6 +35,10 @@ pub struct ConnectOptions {
     /// Answer every RECV that opens with a RECVACK (copying its flags, as JS does). Default on;
     /// off for tests of the server's retry and for [`crate::Client::recvack`] by hand.
     pub auto_recvack: bool,
+    /// Verify and decrypt one RECV in this many (default 1: every one, as an SDK does). A
+    /// load generator sharing the server's machine sets more, so that the clients' crypto
+    /// does not take the server's CPU; the others arrive with `opened: false`.
+    pub open_one_in: u32,
     /// The limit of the CONNACK wait and of the `wait_*` helpers. Default
     /// [`WAIT_TIMEOUT_DEFAULT`].
     pub wait_timeout: Duration,
@@ -63,6 +67,7 @@ impl Default for ConnectOptions {
             version: VERSION_DEFAULT,
             key_seed: None,
             auto_recvack: true,
+            open_one_in: 1,
             wait_timeout: WAIT_TIMEOUT_DEFAULT,
         }
     }

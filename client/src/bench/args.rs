@@ -8,6 +8,7 @@ imbench: load for a WuKongIM-compatible server over WKProto/TCP; prints one summ
 usage: imbench [--tcp 127.0.0.1:5100] [--http 127.0.0.1:5001] [--scenario pairs|groups|biggroup|idle]
                [--duration SECS] [--conns N] [--rate R] [--window W] [--no-auth] [--server-pid PID]
                [--groups G] [--members M] [--online O] [--senders S] [--proto-version V]
+               [--open-every N]
 
 scenarios (WuKongIM's stress report):
   pairs     N connections in N/2 one-to-one pairs, each sending to its peer (default N 1000)
@@ -19,6 +20,9 @@ options:
   --window W    unacknowledged SENDs per connection at most (default 64)
   --duration    measured seconds (default 10), after setup and logins
   --no-auth     skip POST /user/token (start the server with WK_TOKENAUTHON=false)
+  --open-every N  verify msgKey and decrypt one RECV in N (default 1, every one, as an SDK);
+                 more keeps the clients' crypto from taking the server's CPU on one machine;
+                 delivery latency is measured on the opened ones
   --server-pid  read the server's VmRSS from /proc/PID/status before, after login and at the end
 open files: the bench holds one socket per connection; `ulimit -n` must exceed --conns by ~100.
 These machines cap a process at 20,000, so 19,000 idle connections is the intended maximum.";
@@ -60,6 +64,8 @@ pub struct Args {
     pub online: Option<usize>,
     pub senders: Option<usize>,
     pub proto_version: u8,
+    /// Receivers open one RECV in this many.
+    pub open_every: u32,
 }
 
 /// Longest measured window: runs end by themselves, and an hour is beyond any use here.
@@ -84,6 +90,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         online: None,
         senders: None,
         proto_version: 5,
+        open_every: 1,
     };
     while let Some(flag) = args.next() {
         if flag == "--no-auth" {
@@ -138,6 +145,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--proto-version" => {
                 parsed.proto_version = value.parse().map_err(|_| format!("--proto-version {value:?}"))?
             }
+            "--open-every" => parsed.open_every = number("a count")?.clamp(1, u32::MAX as usize) as u32,
             _ => return Err(format!("unknown option {flag}")),
         }
     }

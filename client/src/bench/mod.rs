@@ -84,7 +84,7 @@ pub async fn run(args: Args) -> Result<String, String> {
     let rss_setup = rss();
 
     let started = Instant::now();
-    let clients = setup::connect_all(&args.tcp, &plan, args.proto_version, &stats).await;
+    let clients = setup::connect_all(&args.tcp, &plan, args.proto_version, args.open_every, &stats).await;
     let connected = clients.len();
     eprintln!(
         "imbench: {connected}/{} logged in in {:.1} s",
@@ -136,12 +136,13 @@ fn summary(
         _ => "-".into(),
     };
     format!(
-        "scenario={} conns={connected} senders={senders} duration_s={elapsed_s:.1} sends_per_s={:.1} \
+        "scenario={} conns={connected} senders={senders} open_every={} duration_s={elapsed_s:.1} sends_per_s={:.1} \
          deliveries_per_s={:.1} sendack_us_p50={} sendack_us_p99={} sendack_us_p999={} e2e_us_p50={} \
          e2e_us_p99={} acked={} nacked={} delivered={} \
          errors=setup:{},connect:{},send:{},recv:{},crypto:{},kicked:{} \
          rss_kib_before={} rss_kib_setup={} rss_kib_connected={} rss_kib_after={} rss_bytes_per_conn={per_conn}",
         args.scenario.name(),
+        args.open_every,
         per_s(count(&c.acked)),
         per_s(count(&c.delivered)),
         quantile(&stats.sendack_micros, 0.5),

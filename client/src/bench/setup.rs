@@ -55,14 +55,23 @@ pub async fn http_setup(http: &HttpClient, plan: &Plan, no_auth: bool, stats: &A
 }
 
 /// Logs every planned connection in; returns the ones that made it, with their plan.
-pub async fn connect_all(tcp: &str, plan: &Plan, version: u8, stats: &Arc<Stats>) -> Vec<(Client, ConnPlan)> {
+pub async fn connect_all(
+    tcp: &str,
+    plan: &Plan,
+    version: u8,
+    open_every: u32,
+    stats: &Arc<Stats>,
+) -> Vec<(Client, ConnPlan)> {
     let limit = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut logins = JoinSet::new();
     for conn in &plan.conns {
         let (tcp, conn, limit, stats) = (tcp.to_owned(), conn.clone(), limit.clone(), stats.clone());
         logins.spawn(async move {
             let _permit = limit.acquire().await.expect("never closed");
-            let options = ConnectOptions::new(conn.uid.clone(), token_of(&conn.uid)).with_version(version);
+            let options = ConnectOptions {
+                open_one_in: open_every,
+                ..ConnectOptions::new(conn.uid.clone(), token_of(&conn.uid)).with_version(version)
+            };
             match Client::connect(tcp.as_str(), options).await {
                 Ok(client) => Some((client, conn)),
                 Err(error) => {
