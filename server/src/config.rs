@@ -17,6 +17,10 @@ pub struct Config {
     pub addr: String,
     /// WKProto and JSON-RPC over WebSocket.
     pub ws_addr: String,
+    /// WKProto and JSON-RPC over WebSocket over TLS, e.g. `wss://0.0.0.0:5210`; default ""
+    /// (off). Needs `wssConfig`.
+    pub wss_addr: String,
+    pub wss_config: WssConfig,
     /// Clients must present the token set through `/user/token` (WuKongIM's default is off;
     /// ours is on: an open server is a deliberate choice).
     pub token_auth_on: bool,
@@ -55,6 +59,16 @@ pub struct LoggerConfig {
     pub level: String,
 }
 
+/// The certificate of the WSS listener. Read at start, which fails if they cannot be read.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct WssConfig {
+    /// PEM: the server's certificate first, then the chain; default "".
+    pub cert_file: PathBuf,
+    /// PEM: its private key (PKCS#8, PKCS#1 or SEC1); default "".
+    pub key_file: PathBuf,
+}
+
 /// The addresses `/route` hands to clients; empty = derived from the listeners.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -72,6 +86,8 @@ impl Default for Config {
             http_addr: "0.0.0.0:5001".into(),
             addr: "tcp://0.0.0.0:5100".into(),
             ws_addr: "ws://0.0.0.0:5200".into(),
+            wss_addr: String::new(),
+            wss_config: WssConfig::default(),
             token_auth_on: true,
             manager_token: String::new(),
             cluster: ClusterConfig::default(),
@@ -243,6 +259,22 @@ mod tests {
         assert_eq!(config.cluster.node_id, 9);
         assert!(!config.token_auth_on);
         assert_eq!(config.cluster.slot_count, 64);
+    }
+
+    #[test]
+    fn wss_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wk.toml");
+        std::fs::write(&path, "wssAddr = \"wss://0.0.0.0:5210\"\n[wssConfig]\nkeyFile = \"key.pem\"\n")
+            .unwrap();
+        let config =
+            Config::load(Some(&path), env(&[("WK_WSSCONFIG_CERTFILE", "/etc/wk/cert.pem")])).unwrap();
+        assert_eq!(config.wss_addr, "wss://0.0.0.0:5210");
+        assert_eq!(config.wss_config.cert_file, PathBuf::from("/etc/wk/cert.pem"));
+        assert_eq!(config.wss_config.key_file, PathBuf::from("key.pem"));
+        let config = Config::load(None, env(&[("WK_WSSADDR", "wss://127.0.0.1:0")])).unwrap();
+        assert_eq!(config.wss_addr, "wss://127.0.0.1:0");
+        assert_eq!(Config::default().wss_addr, "");
     }
 
     #[test]

@@ -47,8 +47,9 @@ async fn main() -> std::process::ExitCode {
     };
     // One plain line for people and scripts (the tests read the port from it).
     let metrics = server.manager_addr.map_or("off".to_string(), |addr| format!("http://{addr}/metrics"));
+    let wss = server.wss_addr.map_or(String::new(), |addr| format!(", WSS on wss://{addr}"));
     println!(
-        "imserver: HTTP API on http://{}, TCP on {}, WebSocket on ws://{}, metrics on {metrics}, data in {}",
+        "imserver: HTTP API on http://{}, TCP on {}, WebSocket on ws://{}{wss}, metrics on {metrics}, data in {}",
         server.http_addr,
         server.tcp_addr,
         server.ws_addr,

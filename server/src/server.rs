@@ -15,6 +15,7 @@ use crate::config::{socket_addr, Config};
 use crate::driver::{Driver, DriverConfig, SmFactory};
 use crate::gateway::conn::ConnConfig;
 use crate::gateway::listen::{self, Gateway};
+use crate::gateway::tls::{self, TlsError};
 use crate::metrics::Metrics;
 use crate::service::Node;
 use crate::sm::channel::ChannelSm;
@@ -31,6 +32,8 @@ pub enum StartError {
     Listen { addr: String, error: std::io::Error },
     #[error("cannot start the driver's thread: {0}")]
     DriverThread(std::io::Error),
+    #[error("cannot serve WSS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A running node.
@@ -39,9 +42,11 @@ pub struct Server {
     /// Where the HTTP API and the manager port are listening.
     pub http_addr: SocketAddr,
     pub manager_addr: Option<SocketAddr>,
-    /// Where clients connect: WKProto over TCP, and WebSocket.
+    /// Where clients connect: WKProto over TCP, WebSocket, and WebSocket over TLS (when
+    /// `wssAddr` is set).
     pub tcp_addr: SocketAddr,
     pub ws_addr: SocketAddr,
+    pub wss_addr: Option<SocketAddr>,
     stops: Vec<oneshot::Sender<()>>,
     /// Tells the gateway's listeners and connections to close.
     stop_gateway: watch::Sender<bool>,
@@ -61,6 +66,9 @@ pub fn state_machines() -> SmFactory {
 
 impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
+        // The certificate first: a bad file stops the start before anything runs.
+        let tls_acceptor =
+            if config.wss_addr.is_empty() { None } else { Some(tls::acceptor(&config.wss_config)?) };
         let data_dir = config.data_dir();
         std::fs::create_dir_all(&data_dir)
             .map_err(|error| StartError::DataDir { path: data_dir.display().to_string(), error })?;
@@ -91,12 +99,18 @@ impl Server {
         tasks.push(tokio::spawn(listen::serve_tcp(tcp, gateway.clone())));
         let ws = bind(socket_addr(&config.ws_addr)).await?;
         let ws_addr = ws.local_addr().expect("a bound listener has an address");
-        tasks.push(tokio::spawn(listen::serve_ws(ws, gateway)));
-        tracing::info!(%tcp_addr, %ws_addr, "client gateway listening");
+        tasks.push(tokio::spawn(listen::serve_ws(ws, gateway.clone())));
+        let mut wss_addr = None;
+        if let Some(acceptor) = tls_acceptor {
+            let wss = bind(socket_addr(&config.wss_addr)).await?;
+            wss_addr = Some(wss.local_addr().expect("a bound listener has an address"));
+            tasks.push(tokio::spawn(listen::serve_wss(wss, gateway, acceptor)));
+        }
+        tracing::info!(%tcp_addr, %ws_addr, ?wss_addr, "client gateway listening");
         let http_addr = api_listen_addr(&config);
         let http = bind(&http_addr).await?;
         let http_addr = http.local_addr().expect("a bound listener has an address");
-        let state = ApiState { node: node.clone(), route: route_addrs(&config, tcp_addr, ws_addr) };
+        let state = ApiState { node: node.clone(), route: route_addrs(&config, tcp_addr, ws_addr, wss_addr) };
         let (stop, stopped) = oneshot::channel();
         tasks.push(serve(http, api::router(state.clone()), stopped));
         stops.push(stop);
@@ -111,7 +125,7 @@ impl Server {
             stops.push(stop);
             tracing::info!(addr = ?manager_addr, "manager (metrics) listening");
         }
-        Ok(Server { node, http_addr, manager_addr, tcp_addr, ws_addr, stops, tasks, stop_gateway })
+        Ok(Server { node, http_addr, manager_addr, tcp_addr, ws_addr, wss_addr, stops, tasks, stop_gateway })
     }
 
     /// Stops accepting, finishes the requests in flight, stops the driver. Everything
@@ -148,15 +162,19 @@ fn api_listen_addr(config: &Config) -> String {
 }
 
 /// What `/route` tells clients: the `external.*` addresses, or the host `external.ip`
-/// (loopback if unset) with the ports the gateway listens on.
-fn route_addrs(config: &Config, tcp: SocketAddr, ws: SocketAddr) -> RouteAddrs {
+/// (loopback if unset) with the ports the gateway listens on (no WSS address while WSS is
+/// off).
+fn route_addrs(config: &Config, tcp: SocketAddr, ws: SocketAddr, wss: Option<SocketAddr>) -> RouteAddrs {
     let external = &config.external;
     let host = if external.ip.is_empty() { "127.0.0.1" } else { external.ip.as_str() };
     let or = |given: &str, derived: String| if given.is_empty() { derived } else { given.to_string() };
     RouteAddrs {
         tcp_addr: or(&external.tcp_addr, format!("{host}:{}", tcp.port())),
         ws_addr: or(&external.ws_addr, format!("ws://{host}:{}", ws.port())),
-        wss_addr: external.wss_addr.clone(),
+        wss_addr: match wss {
+            Some(wss) => or(&external.wss_addr, format!("wss://{host}:{}", wss.port())),
+            None => external.wss_addr.clone(),
+        },
     }
 }
 

@@ -1,4 +1,4 @@
-//! The gateway's sockets (real tokio only): the TCP and WebSocket listeners, and the task
+//! The gateway's sockets (real tokio only): the TCP, WebSocket and WSS listeners, and the task
 //! that drives one [`Conn`] over its socket.
 //!
 //! The task owns the socket and the machine. It reads while the machine wants input, runs
@@ -19,11 +19,13 @@ use std::time::Duration;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::SinkExt;
 use protocol::ReasonCode;
-use tokio::io::Interest;
+use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
 
 use super::conn::{
     CloseReason, Conn, ConnConfig, Event, Frame, Login, LoginOutcome, SendOutcome, SendToken, Transport,
@@ -64,6 +66,49 @@ pub struct Gateway {
 
 /// Accepts WKProto over TCP until the node stops.
 pub async fn serve_tcp(listener: TcpListener, gateway: Gateway) {
+    accept_loop(listener, gateway, "TCP", |stream, remote, gateway| async move {
+        let mut reader = TcpRead { stream: &stream, eof: false };
+        let mut writer = TcpWrite { stream: &stream, out: Vec::new(), written: 0 };
+        drive(&gateway, &mut reader, &mut writer, Transport::Tcp, remote).await;
+    })
+    .await
+}
+
+/// Accepts WebSocket connections (any path) until the node stops.
+pub async fn serve_ws(listener: TcpListener, gateway: Gateway) {
+    accept_loop(listener, gateway, "WebSocket", |stream, remote, gateway| async move {
+        let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+        serve_websocket(&gateway, stream, remote, deadline).await;
+    })
+    .await
+}
+
+/// Accepts WebSocket connections over TLS (any path) until the node stops: the TLS and then
+/// the WebSocket handshake, both within one `HANDSHAKE_TIMEOUT`, then the same connection
+/// as [`serve_ws`]'s.
+pub async fn serve_wss(listener: TcpListener, gateway: Gateway, acceptor: TlsAcceptor) {
+    accept_loop(listener, gateway, "WSS", move |stream, remote, gateway| {
+        let acceptor = acceptor.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+            let tls = match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => return tracing::debug!(%error, %remote, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%remote, "TLS handshake timed out"),
+            };
+            serve_websocket(&gateway, tls, remote, deadline).await;
+        }
+    })
+    .await
+}
+
+/// Accepts connections until the node stops, each served by a task of its own running
+/// `serve(stream, remote, gateway)`.
+async fn accept_loop<S, F>(listener: TcpListener, gateway: Gateway, what: &'static str, serve: S)
+where
+    S: Fn(TcpStream, SocketAddr, Gateway) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     let mut stopping = gateway.stopping.clone();
     loop {
         let accepted = tokio::select! {
@@ -73,55 +118,33 @@ pub async fn serve_tcp(listener: TcpListener, gateway: Gateway) {
         match accepted {
             Ok((stream, remote)) => {
                 let _ = stream.set_nodelay(true);
-                let gateway = gateway.clone();
-                tokio::spawn(async move {
-                    let mut reader = TcpRead { stream: &stream, eof: false };
-                    let mut writer = TcpWrite { stream: &stream, out: Vec::new(), written: 0 };
-                    drive(&gateway, &mut reader, &mut writer, Transport::Tcp, remote).await;
-                });
+                tokio::spawn(serve(stream, remote, gateway.clone()));
             }
             Err(error) => {
-                tracing::warn!(%error, "TCP accept failed");
+                tracing::warn!(%error, "{what} accept failed");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
     }
 }
 
-/// Accepts WebSocket connections (any path) until the node stops.
-pub async fn serve_ws(listener: TcpListener, gateway: Gateway) {
-    let mut stopping = gateway.stopping.clone();
-    loop {
-        let accepted = tokio::select! {
-            _ = stopping.changed() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, remote)) => {
-                let _ = stream.set_nodelay(true);
-                let gateway = gateway.clone();
-                tokio::spawn(async move {
-                    let config = ws_config(&gateway.config);
-                    let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config));
-                    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                        Ok(Ok(ws)) => ws,
-                        Ok(Err(error)) => {
-                            return tracing::debug!(%error, %remote, "WebSocket handshake failed")
-                        }
-                        Err(_) => return tracing::debug!(%remote, "WebSocket handshake timed out"),
-                    };
-                    let (sink, stream) = ws.split();
-                    let mut reader = WsRead { stream, eof: false, pending: None };
-                    let mut writer = WsWrite { sink };
-                    drive(&gateway, &mut reader, &mut writer, Transport::WebSocket, remote).await;
-                });
-            }
-            Err(error) => {
-                tracing::warn!(%error, "WebSocket accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
+/// The WebSocket handshake on `stream` (plain TCP or TLS), done by `deadline`, then the
+/// connection until it closes.
+async fn serve_websocket<S>(gateway: &Gateway, stream: S, remote: SocketAddr, deadline: tokio::time::Instant)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = ws_config(&gateway.config);
+    let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config));
+    let ws = match tokio::time::timeout_at(deadline, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(error)) => return tracing::debug!(%error, %remote, "WebSocket handshake failed"),
+        Err(_) => return tracing::debug!(%remote, "WebSocket handshake timed out"),
+    };
+    let (sink, stream) = ws.split();
+    let mut reader = WsRead { stream, eof: false, pending: None };
+    let mut writer = WsWrite { sink };
+    drive(gateway, &mut reader, &mut writer, Transport::WebSocket, remote).await;
 }
 
 fn ws_config(config: &ConnConfig) -> WebSocketConfig {
@@ -229,20 +252,19 @@ impl WireWrite for TcpWrite<'_> {
     }
 }
 
-type WsStream = tokio_tungstenite::WebSocketStream<TcpStream>;
-
-struct WsRead {
-    stream: futures_util::stream::SplitStream<WsStream>,
+/// The reading half of a WebSocket over `S` (a `TcpStream`, or TLS over one).
+struct WsRead<S> {
+    stream: futures_util::stream::SplitStream<WebSocketStream<S>>,
     eof: bool,
     /// A message read while waiting for readability, not yet given to the machine.
     pending: Option<Message>,
 }
 
-struct WsWrite {
-    sink: futures_util::stream::SplitSink<WsStream, Message>,
+struct WsWrite<S> {
+    sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
 }
 
-impl WireRead for WsRead {
+impl<S: AsyncRead + AsyncWrite + Unpin> WireRead for WsRead<S> {
     async fn readable(&mut self) -> std::io::Result<()> {
         if self.pending.is_some() {
             return Ok(());
@@ -271,7 +293,7 @@ impl WireRead for WsRead {
     }
 }
 
-impl WireWrite for WsWrite {
+impl<S: AsyncRead + AsyncWrite + Unpin> WireWrite for WsWrite<S> {
     fn wants_write(&self, conn: &Conn) -> bool {
         conn.outbound_bytes() > 0
     }

@@ -5,8 +5,9 @@
 //!   frames and events out, time passed in as milliseconds. Tested without sockets.
 //! - [`online`]: who is connected: uid → connections, each with a bounded inbox.
 //! - [`fanout`]: after a message commits, RECV to every online device of its channel.
-//! - `listen` (real tokio only): the TCP and WebSocket listeners and the task that drives
-//!   one [`conn::Conn`] over its socket.
+//! - `listen` (real tokio only): the TCP, WebSocket and WSS listeners and the task that
+//!   drives one [`conn::Conn`] over its socket.
+//! - `tls` (real tokio only): the WSS listener's certificate and TLS acceptor.
 
 pub mod conn;
 pub mod fanout;
@@ -14,6 +15,8 @@ pub mod online;
 
 #[cfg(not(madsim))]
 pub mod listen;
+#[cfg(not(madsim))]
+pub mod tls;
 
 use std::sync::Arc;
 
