@@ -21,7 +21,7 @@ use futures_util::SinkExt;
 use protocol::ReasonCode;
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -30,7 +30,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::conn::{
     CloseReason, Conn, ConnConfig, Event, Frame, Login, LoginOutcome, SendOutcome, SendToken, Transport,
 };
-use super::online::{LoginInfo, Overflow};
+use super::online::{InboxReceiver, LoginInfo, Overflow};
 use super::{ConnId, ToConn};
 use crate::ids::now_ms;
 use crate::service::messages::SendRequest;
@@ -387,7 +387,7 @@ async fn drive(
     let mut conn = Conn::new(gateway.config.clone(), transport, now_ms() as u64, random_seed());
     let mut work: FuturesUnordered<Work> = FuturesUnordered::new();
     // Set at login: the connection's inbox and its overflow flag.
-    let mut messages: Option<mpsc::Receiver<ToConn>> = None;
+    let mut messages: Option<InboxReceiver> = None;
     let mut overflow: Option<Arc<Overflow>> = None;
     let mut stopping = gateway.stopping.clone();
     let mut uid = String::new();
@@ -536,7 +536,7 @@ fn refusal(error: &ServiceError) -> ReasonCode {
     }
 }
 
-async fn next_message(messages: &mut Option<mpsc::Receiver<ToConn>>) -> Option<ToConn> {
+async fn next_message(messages: &mut Option<InboxReceiver>) -> Option<ToConn> {
     match messages {
         Some(messages) => messages.recv().await,
         None => std::future::pending().await,
