@@ -218,7 +218,8 @@ impl Online {
         let mut kicked = Vec::new();
         {
             let mut shard = self.shard(&entry.uid);
-            let conns = shard.entry(entry.uid.clone()).or_default();
+            // Most users have one connection: room for one, not the four a first push makes.
+            let conns = shard.entry(entry.uid.clone()).or_insert_with(|| Vec::with_capacity(1));
             if entry.device_level == DEVICE_LEVEL_MASTER {
                 conns.retain(|old| {
                     let replaced = old.device_flag == entry.device_flag;

@@ -274,12 +274,23 @@ impl Conn {
 
     /// The next thing the driver must do.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > 0 {
+            // An event is a few hundred bytes and a deque keeps its room: an idle
+            // connection should not hold the room of its login.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// The next frame to write.
     pub fn poll_transmit(&mut self) -> Option<Frame> {
-        let frame = self.outbound.pop_front()?;
+        let Some(frame) = self.outbound.pop_front() else {
+            if self.outbound.capacity() > 0 {
+                self.outbound = VecDeque::new();
+            }
+            return None;
+        };
         self.outbound_bytes -= frame_len(&frame);
         Some(frame)
     }
