@@ -3,9 +3,17 @@
 //! One iteration: take the requests that arrived (bounded), tick if the tick is due, then
 //! for every group with work: take its `Ready`, add its log writes to the iteration's one
 //! `WriteBatch`, apply its committed entries into the same batch (with the group's applied
-//! index), then write and fsync the batch **once** for all groups, then answer the
-//! proposers whose entries were applied, send what had to wait for the fsync, and
-//! `advance` every group. Nothing is answered before the fsync that made it durable.
+//! index), write the batch, answer the proposers whose entries were applied, then fsync
+//! the batch **once** for all groups, send what had to wait for the fsync, and `advance`
+//! every group.
+//!
+//! Nothing is answered before its entry is durable: an entry is applied only once it is
+//! committed, which is after its fsync (on a quorum). What applying it wrote (the state
+//! machine's keys and the applied index) only has to be readable before the answer, not
+//! durable: a crash that loses it loses the applied index with it, and the restart applies
+//! the entry again from the log, to the same result (commands carry their ids and times).
+//! So an iteration that only applies (and moves the commit index) writes without an fsync;
+//! the next fsync makes it durable with that iteration's entries.
 //!
 //! Idle groups are quiescent (not ticked); channel groups idle for `evict_after_ticks` are
 //! dropped from memory and reloaded from the store when next used.
@@ -17,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use consensus::{
-    Config, Entry, LogIndex, Membership, Payload, ProposeError, RawNode, Ready, Role, Snapshot, SnapshotMeta,
-    Term,
+    Config, Entry, LogIndex, Membership, NodeId, Payload, ProposeError, RawNode, Ready, Role, Snapshot,
+    SnapshotMeta, Term,
 };
 use storage::{Engine, GroupId, GroupLog, Store, Tier, WriteBatch};
 use tokio::sync::{mpsc, oneshot};
@@ -109,6 +117,10 @@ struct Hosted<E: Engine> {
     /// was proposed in (another leader's entry may take the index).
     waiters: BTreeMap<LogIndex, (Term, oneshot::Sender<ProposeResult>)>,
     idle_ticks: u32,
+    /// The term and vote of the last hard state written: a Ready that changes them must be
+    /// fsynced before the group acts on it (a vote is a promise); one that moves only the
+    /// commit index need not be.
+    term_vote_written: (Term, Option<NodeId>),
 }
 
 pub struct Driver<E: Engine> {
@@ -199,6 +211,11 @@ impl<E: Engine> Driver<E> {
                 tracing::error!(%error, "storage failed; the driver stops");
                 break;
             }
+        }
+        // The last iterations may have applied without an fsync: a clean stop leaves their
+        // state durable, so the next start need not apply those entries again.
+        if let Err(error) = self.store.sync() {
+            tracing::error!(%error, "storage failed at stop");
         }
         for hosted in self.groups.values_mut() {
             for (_, (_, waiter)) in std::mem::take(&mut hosted.waiters) {
@@ -295,6 +312,7 @@ impl<E: Engine> Driver<E> {
         config.seed = self.config.node_id ^ (group.id << 8) ^ group.tier as u64;
         let mut node = RawNode::new(config, GroupLog::new(self.store.clone(), group));
         let status = node.status();
+        let term_vote_written = (status.term, status.vote);
         if status.membership.voters.len() == 1
             && status.membership.is_voter(status.id)
             && status.role != Role::Leader
@@ -303,7 +321,8 @@ impl<E: Engine> Driver<E> {
             node.campaign();
         }
         let sm = (self.make_sm)(group);
-        self.groups.insert(group, Hosted { node, sm, waiters: BTreeMap::new(), idle_ticks: 0 });
+        self.groups
+            .insert(group, Hosted { node, sm, waiters: BTreeMap::new(), idle_ticks: 0, term_vote_written });
         self.dirty.insert(group);
         self.count_groups();
         Ok(())
@@ -325,12 +344,14 @@ impl<E: Engine> Driver<E> {
         Ok(())
     }
 
-    /// One iteration: gather Readys, one batch, one fsync, answer, advance.
+    /// One iteration: gather Readys, one batch, answer, one fsync (unless only applies and
+    /// commit indexes were written), advance.
     fn iterate(&mut self) -> storage::Result<()> {
         let mut batch = WriteBatch::new();
         let mut readys: Vec<(GroupId, Ready)> = Vec::new();
         let mut answers: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> = Vec::new();
         let mut slot_applied = false;
+        let mut must_sync = false;
         let mut notes = Vec::new();
         for group in std::mem::take(&mut self.dirty) {
             let Some(hosted) = self.groups.get_mut(&group) else { continue };
@@ -338,6 +359,10 @@ impl<E: Engine> Driver<E> {
                 continue;
             }
             let ready = hosted.node.ready();
+            must_sync |= must_sync_before_advance(&ready, hosted.term_vote_written);
+            if let Some(hard_state) = ready.hard_state {
+                hosted.term_vote_written = (hard_state.term, hard_state.vote);
+            }
             batch.add_ready(group, &ready);
             if let Some(soft) = &ready.soft_state {
                 if soft.role != Role::Leader {
@@ -354,12 +379,11 @@ impl<E: Engine> Driver<E> {
             readys.push((group, ready));
         }
         if !batch.is_empty() {
-            let started = Instant::now();
-            self.store.commit(&batch)?;
-            self.metrics.fsyncs.inc();
+            self.store.write(&batch)?;
             self.metrics.batch_ops.observe(batch.len() as f64);
-            self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
         }
+        // What was applied is committed, so durable (see the module's doc), and now
+        // readable: answer and deliver without waiting for this batch's fsync.
         if slot_applied {
             self.slot_epoch.fetch_add(1, Ordering::AcqRel);
         }
@@ -373,6 +397,12 @@ impl<E: Engine> Driver<E> {
         for (reply, result) in answers {
             let _ = reply.send(result);
         }
+        if must_sync {
+            let started = Instant::now();
+            self.store.sync()?;
+            self.metrics.fsyncs.inc();
+            self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
+        }
         for (group, ready) in readys {
             let hosted = self.groups.get_mut(&group).expect("groups are evicted only on tick");
             hosted.node.advance(ready);
@@ -381,6 +411,18 @@ impl<E: Engine> Driver<E> {
         }
         Ok(())
     }
+}
+
+/// Whether `ready` must be durable before the group is told so (`advance`) and its
+/// `persisted_messages` go out: it has entries, a snapshot or a truncation, messages that
+/// promise what it stores, or a new term or vote. A Ready that only moves the commit index
+/// and applies need not be: the commit index is learnt again after a crash.
+fn must_sync_before_advance(ready: &Ready, term_vote_written: (Term, Option<NodeId>)) -> bool {
+    !ready.entries.is_empty()
+        || ready.snapshot.is_some()
+        || ready.truncate_from.is_some()
+        || !ready.persisted_messages.is_empty()
+        || ready.hard_state.is_some_and(|hard_state| (hard_state.term, hard_state.vote) != term_vote_written)
 }
 
 /// Applies committed entries of one group into `batch`, collecting the answers owed.

@@ -88,6 +88,32 @@ async fn acknowledged_commands_survive_a_crash() {
 }
 
 #[tokio::test]
+async fn an_applied_command_is_answered_without_an_fsync_of_its_state_and_survives_losing_it() {
+    let store = Arc::new(MemStore::in_memory());
+    let group = GroupId::new(Tier::Slot, 0);
+    let (handle, stop, task, metrics) = start(store.clone(), &[group]);
+
+    let fsyncs = metrics.fsyncs.get();
+    assert_eq!(handle.propose(group, Bytes::from_static(b"once")).await, Ok(Applied::Done));
+    // One fsync made the entry durable; applying it (the next iteration) wrote without one.
+    assert_eq!(metrics.fsyncs.get(), fsyncs + 1);
+    assert!(store.get(group, b"once").unwrap().is_some(), "answered after its state is readable");
+
+    // Lose everything unsynced, the applied state included: the restart applies the
+    // durable entry again, once.
+    store.crash(CrashMode::LoseUnsynced);
+    let _ = stop.send(());
+    task.await.unwrap();
+    assert!(store.get(group, b"once").unwrap().is_none(), "the applied state was not synced");
+    let (_handle, stop, task, _) = start(store.clone(), &[group]);
+    assert!(store.get(group, b"once").unwrap().is_some(), "acknowledged, so applied after the restart");
+    let count = StateRead::get(&*store, group, b"count").unwrap().unwrap();
+    assert_eq!(u64::from_be_bytes(count[..].try_into().unwrap()), 1);
+    let _ = stop.send(());
+    task.await.unwrap();
+}
+
+#[tokio::test]
 async fn groups_are_created_on_first_use_and_refusals_are_reported() {
     let store = Arc::new(MemStore::in_memory());
     let (handle, stop, task, metrics) = start(store.clone(), &[]);
