@@ -6,6 +6,8 @@
 //! then the latency of a 1-entry synced batch, and the disk's raw fsync latency beside it.
 //! `STORE_BENCH_SECONDS` (default 2) is the time per cell; `STORE_BENCH_DIR` the directory
 //! (default: a temporary directory under the working directory, which is on the real disk).
+//! An argument such as `10000x1024` runs only the cells whose `groupsxbatch` contains it (and
+//! skips the latency rows), for profiling one cell.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,17 +24,25 @@ fn main() {
     let budget = Duration::from_secs_f64(seconds);
     let base = std::env::var("STORE_BENCH_DIR").unwrap_or_else(|_| ".".to_string());
     let payload = Bytes::from(vec![0xab; ENTRY_BYTES]);
+    // `cargo bench` passes `--bench`; anything else not starting with `-` picks cells.
+    let only = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
 
     println!("| groups | entries per sync | entries/s | fsyncs/s | entries/s without the fsync |");
     println!("|---|---|---|---|---|");
     for groups in [1u64, 100, 10_000] {
         for batch in [1usize, 64, 1024] {
+            if only.as_ref().is_some_and(|only| !format!("{groups}x{batch}").contains(only.as_str())) {
+                continue;
+            }
             let (entries, syncs) = run_cell(&base, budget, groups, batch, &payload, true);
             let (unsynced, _) = run_cell(&base, budget, groups, batch, &payload, false);
             println!("| {groups} | {batch} | {entries:.0} | {syncs:.0} | {unsynced:.0} |");
         }
     }
 
+    if only.is_some() {
+        return;
+    }
     let dir = tempfile::tempdir_in(&base).unwrap();
     let store = RocksStore::open(dir.path(), &RocksConfig::default()).unwrap();
     let group = GroupId::new(Tier::Channel, 1);

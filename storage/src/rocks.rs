@@ -162,13 +162,22 @@ impl Engine for RocksEngine {
 
     fn write(&self, batch: RawBatch) -> Result<()> {
         let mut rocks = rocksdb::WriteBatch::default();
+        // Puts and deletes go in key order, each family's together: a memtable insert near
+        // the previous one reuses its search path (measured: a driver's batch of messages to
+        // many channels spent most of its write in the skip list's search). Only ops between
+        // range deletes are reordered (a range delete must stay after the writes it covers
+        // and before those it does not), and the sort is stable, so writes of one key keep
+        // their order: the batch means what it meant.
+        let mut segment: Vec<&RawOp> = Vec::with_capacity(batch.ops.len());
         for op in &batch.ops {
-            match op {
-                RawOp::Put { cf, key, value } => rocks.put_cf(self.cf(*cf), key, value),
-                RawOp::Delete { cf, key } => rocks.delete_cf(self.cf(*cf), key),
-                RawOp::DeleteRange { cf, from, to } => rocks.delete_range_cf(self.cf(*cf), from, to),
+            if let RawOp::DeleteRange { cf, from, to } = op {
+                self.put_in_key_order(&mut rocks, &mut segment);
+                rocks.delete_range_cf(self.cf(*cf), from, to);
+            } else {
+                segment.push(op);
             }
         }
+        self.put_in_key_order(&mut rocks, &mut segment);
         // Not synced here: `sync` makes every written batch durable with one fsync.
         let mut options = WriteOptions::default();
         options.set_sync(false);
@@ -177,6 +186,28 @@ impl Engine for RocksEngine {
 
     fn sync(&self) -> Result<()> {
         self.db.flush_wal(true).map_err(engine_error)
+    }
+}
+
+impl RocksEngine {
+    /// Adds `segment` (puts and deletes) to `rocks` sorted by family and key, and empties it.
+    fn put_in_key_order(&self, rocks: &mut rocksdb::WriteBatch, segment: &mut Vec<&RawOp>) {
+        segment.sort_by(|a, b| op_key(a).cmp(&op_key(b)));
+        for op in segment.drain(..) {
+            match op {
+                RawOp::Put { cf, key, value } => rocks.put_cf(self.cf(*cf), key, value),
+                RawOp::Delete { cf, key } => rocks.delete_cf(self.cf(*cf), key),
+                RawOp::DeleteRange { .. } => unreachable!("range deletes end a segment"),
+            }
+        }
+    }
+}
+
+fn op_key(op: &RawOp) -> (Cf, &[u8]) {
+    match op {
+        RawOp::Put { cf, key, .. } | RawOp::Delete { cf, key } | RawOp::DeleteRange { cf, from: key, .. } => {
+            (*cf, key)
+        }
     }
 }
 

@@ -323,7 +323,7 @@ impl<E: Engine> Store<E> {
 
     /// Adds the engine writes of `op` to `raw`, tracking each group's log as it changes
     /// within the batch.
-    fn translate(&self, op: &Op, raw: &mut RawBatch, logs: &mut Overlay) -> Result<()> {
+    fn translate<'a>(&self, op: &'a Op, raw: &mut RawBatch, logs: &mut Overlay<'a>) -> Result<()> {
         match op {
             Op::Append { group, entries } => {
                 let group = *group;
@@ -346,13 +346,15 @@ impl<E: Engine> Store<E> {
                         return Err(Error::Invalid { group, reason });
                     }
                     let key = log_key(group, entry.index);
-                    raw.put(Cf::Log, key.clone(), codec::seal(&key, &codec::encode_entry(entry)));
+                    let value = codec::sealed_entry(&key, entry);
+                    raw.put(Cf::Log, key, value);
                     if let Payload::Membership(m) = &entry.payload {
                         let key = codec::membership_key(group, entry.index);
-                        raw.put(Cf::Meta, key.clone(), codec::seal(&key, &codec::encode_membership(m)));
+                        let value = codec::seal(&key, &codec::encode_membership(m));
+                        raw.put(Cf::Meta, key, value);
                     }
-                    logs.terms.insert((group, entry.index), entry.term);
                 }
+                logs.appended.push((group, entries));
                 let last = entries.last().expect("appends are never empty");
                 state.last_index = last.index;
                 state.last_term = last.term;
@@ -368,9 +370,9 @@ impl<E: Engine> Store<E> {
                 if from <= state.last_index {
                     truncate(raw, group, from);
                     let last = from.prev();
-                    state.last_term = match logs.terms.get(&(group, last)) {
+                    state.last_term = match logs.appended_term(group, last) {
                         _ if last == state.snapshot_index => state.snapshot_term,
-                        Some(term) => *term,
+                        Some(term) => term,
                         None => self.term(group, last)?.expect("the entry before a truncation is in the log"),
                     };
                     state.last_index = last;
@@ -441,13 +443,23 @@ impl<E: Engine> Store<E> {
 
 /// The log states a batch has changed so far, before the engine has them.
 #[derive(Default)]
-struct Overlay {
+struct Overlay<'a> {
     states: HashMap<GroupId, LogState>,
-    /// Terms of the entries this batch appends, for a truncation later in the same batch.
-    terms: HashMap<(GroupId, LogIndex), Term>,
+    /// The entries this batch appends, in order, for a truncation later in the same batch
+    /// (rare: looked up by a scan rather than indexed per entry).
+    appended: Vec<(GroupId, &'a [Entry])>,
 }
 
-impl Overlay {
+impl Overlay<'_> {
+    /// The term of the entry at `index` that this batch appended last, if any.
+    fn appended_term(&self, group: GroupId, index: LogIndex) -> Option<Term> {
+        self.appended.iter().rev().filter(|(g, _)| *g == group).find_map(|(_, entries)| {
+            let first = entries.first()?.index;
+            let offset = index.0.checked_sub(first.0)?;
+            entries.get(offset as usize).map(|entry| entry.term)
+        })
+    }
+
     fn get<E: Engine>(&mut self, store: &Store<E>, group: GroupId) -> Result<LogState> {
         match self.states.get(&group) {
             Some(state) => Ok(*state),
