@@ -19,7 +19,7 @@
 //! dropped from memory and reloaded from the store when next used.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use storage::{Engine, GroupId, GroupLog, Store, Tier, WriteBatch};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
+use crate::sm::channel::StoredMessage;
 use crate::sm::{Applied, StateMachine, Tx};
 
 /// The key, in every group's state, of the last applied log index.
@@ -68,16 +69,48 @@ pub enum ProposeFailure {
 pub type ProposeResult = Result<Applied, ProposeFailure>;
 
 /// Messages a channel group appended, durable now: for the fan-out, in apply order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Committed {
     pub group: GroupId,
     pub first_seq: u64,
     pub last_seq: u64,
+    /// The messages themselves, when the state machine kept them and the queue's byte
+    /// budget had room; otherwise the fan-out reads them from the store.
+    pub messages: Option<NoteMessages>,
 }
 
 /// Commit notes waiting for the fan-out at most. The driver never waits for it: a note
 /// that finds the queue full is dropped, and the channel's next note covers its messages.
 pub const COMMITTED_QUEUE_MAX: usize = 65_536;
+/// Bytes of messages the queued commit notes carry at most: past this a note carries only
+/// its seqs. Enough for every note of a busy second; small beside the memtables.
+pub const COMMITTED_MESSAGES_BYTES_MAX: usize = 64 << 20;
+
+/// A note's messages, holding their bytes against [`COMMITTED_MESSAGES_BYTES_MAX`] until
+/// they are dropped (delivered, or lost with a note the queue had no room for).
+#[derive(Debug)]
+pub struct NoteMessages {
+    pub list: Vec<StoredMessage>,
+    bytes: usize,
+    budget: Arc<AtomicUsize>,
+}
+
+impl NoteMessages {
+    /// `list` if `budget` has room for its bytes.
+    fn lease(list: Vec<StoredMessage>, budget: &Arc<AtomicUsize>) -> Option<NoteMessages> {
+        let bytes: usize = list.iter().map(StoredMessage::record_bytes).sum();
+        let held = budget.fetch_add(bytes, Ordering::AcqRel);
+        let messages = NoteMessages { list, bytes, budget: budget.clone() };
+        // Over the budget: dropping it gives the bytes back.
+        (held + bytes <= COMMITTED_MESSAGES_BYTES_MAX).then_some(messages)
+    }
+}
+
+impl Drop for NoteMessages {
+    fn drop(&mut self) {
+        self.budget.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
 
 pub enum Request {
     Propose { group: GroupId, command: Bytes, reply: oneshot::Sender<ProposeResult> },
@@ -135,6 +168,8 @@ pub struct Driver<E: Engine> {
     slot_epoch: Arc<AtomicU64>,
     /// Where commit notes go, if anyone listens.
     committed: Option<mpsc::Sender<Committed>>,
+    /// Bytes of messages the queued notes carry (see [`NoteMessages`]).
+    committed_bytes: Arc<AtomicUsize>,
 }
 
 impl<E: Engine> Driver<E> {
@@ -156,6 +191,7 @@ impl<E: Engine> Driver<E> {
             metrics,
             slot_epoch: slot_epoch.clone(),
             committed: None,
+            committed_bytes: Arc::new(AtomicUsize::new(0)),
         };
         (driver, DriverHandle { inbox: tx, slot_epoch })
     }
@@ -373,8 +409,9 @@ impl<E: Engine> Driver<E> {
             }
             apply(&*self.store, group, hosted, &ready.committed_entries, &mut batch, &mut answers)?;
             slot_applied |= group.tier == Tier::Slot && !ready.committed_entries.is_empty();
-            if let Some((first_seq, last_seq)) = hosted.sm.take_appended() {
-                notes.push(Committed { group, first_seq, last_seq });
+            if let Some(new) = hosted.sm.take_appended() {
+                let messages = new.messages.and_then(|list| NoteMessages::lease(list, &self.committed_bytes));
+                notes.push(Committed { group, first_seq: new.first_seq, last_seq: new.last_seq, messages });
             }
             readys.push((group, ready));
         }
@@ -462,4 +499,23 @@ fn apply<E: Engine>(
     }
     tx.put(Bytes::from_static(APPLIED_KEY), Bytes::copy_from_slice(&last.index.0.to_be_bytes()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_carry_messages_within_the_byte_budget_and_give_it_back() {
+        let budget = Arc::new(AtomicUsize::new(0));
+        let one = StoredMessage::for_test(1, 1000);
+        let held = NoteMessages::lease(vec![one.clone(), one.clone()], &budget).unwrap();
+        assert_eq!(budget.load(Ordering::Acquire), 2000);
+
+        budget.fetch_add(COMMITTED_MESSAGES_BYTES_MAX - 2500, Ordering::AcqRel);
+        assert!(NoteMessages::lease(vec![one.clone()], &budget).is_none(), "over the budget");
+        assert_eq!(budget.load(Ordering::Acquire), COMMITTED_MESSAGES_BYTES_MAX - 500);
+        drop(held);
+        assert_eq!(budget.load(Ordering::Acquire), COMMITTED_MESSAGES_BYTES_MAX - 2500);
+    }
 }

@@ -2,9 +2,10 @@
 //! (DESIGN §5).
 //!
 //! The driver notes, once a batch is durable, which seqs each channel group appended, in
-//! the order it applied them (`driver::Committed`). A dispatcher finds each group's
-//! channel and hands the note to the channel's worker, which reads the messages from the
-//! channel's state and gives them to the connections of the channel's subscribers. So every
+//! the order it applied them, with the messages themselves when they fit its bounds
+//! (`driver::Committed`). A dispatcher finds each group's channel and hands the note to the
+//! channel's worker, which gives the messages (read from the channel's state when the note
+//! has none, or to catch up) to the connections of the channel's subscribers. So every
 //! channel is delivered in seq order, whoever sent and whether or not the sender is still
 //! waiting; a note lost to a full queue is covered by the channel's next one. Channels are
 //! spread over a few workers, so a large group's fan-out does not hold up the others.
@@ -17,7 +18,7 @@ use storage::{GroupId, Order};
 use tokio::sync::mpsc;
 
 use super::{ConnId, Delivery};
-use crate::driver::Committed;
+use crate::driver::{Committed, NoteMessages};
 use crate::service::channel_permission::original_channel_id;
 use crate::service::{Node, ServiceResult};
 use crate::sm::channel::{self, StoredMessage};
@@ -40,7 +41,14 @@ const SUBSCRIBER_LISTS_CACHED_MAX: usize = 10_000;
 
 enum Job {
     /// The channel (its stored id, a command twin's included) appended these seqs.
-    Committed { group: GroupId, channel_id: String, channel_type: u8, first_seq: u64, last_seq: u64 },
+    Committed {
+        group: GroupId,
+        channel_id: String,
+        channel_type: u8,
+        first_seq: u64,
+        last_seq: u64,
+        messages: Option<NoteMessages>,
+    },
     /// A message that is not stored: to `uids`, or to the channel's subscribers.
     Direct { delivery: Arc<Delivery>, uids: Option<Arc<Vec<String>>> },
 }
@@ -179,6 +187,7 @@ async fn dispatch(node: Weak<Node>, fanout: Arc<Fanout>, mut committed: mpsc::Re
             channel_type,
             first_seq: note.first_seq,
             last_seq: note.last_seq,
+            messages: note.messages,
         };
         fanout.push(&channel_id, job).await;
     }
@@ -190,10 +199,10 @@ async fn run(node: Weak<Node>, mut inbox: mpsc::Receiver<Job>) {
         let Some(node) = node.upgrade() else { return };
         let Some(fanout) = node.fanout() else { continue };
         let result = match job {
-            Job::Committed { group, channel_id, channel_type, first_seq, last_seq } => {
+            Job::Committed { group, channel_id, channel_type, first_seq, last_seq, messages } => {
                 let range = (first_seq, last_seq);
-                deliver_committed(&node, &fanout, &mut delivered, group, &channel_id, channel_type, range)
-                    .await
+                let channel = (channel_id.as_str(), channel_type);
+                deliver_committed(&node, &fanout, &mut delivered, group, channel, range, messages).await
             }
             Job::Direct { delivery, uids } => deliver_direct(&node, &fanout, delivery, uids).await,
         };
@@ -204,22 +213,30 @@ async fn run(node: Weak<Node>, mut inbox: mpsc::Receiver<Job>) {
 }
 
 /// Delivers a group's appended seqs `first..=last`, and any before them that a dropped note
-/// left undelivered (at most [`CATCH_UP_MAX`] in all).
+/// left undelivered (at most [`CATCH_UP_MAX`] in all). The note's own messages, when it
+/// carries them, are not read back from the store.
 async fn deliver_committed(
     node: &Node,
     fanout: &Fanout,
     delivered: &mut HashMap<GroupId, u64>,
     group: GroupId,
-    channel_id: &str,
-    channel_type: u8,
+    (channel_id, channel_type): (&str, u8),
     (first, last): (u64, u64),
+    carried: Option<NoteMessages>,
 ) -> ServiceResult<()> {
     let done = delivered.get(&group).copied().unwrap_or(first.saturating_sub(1));
     if last <= done {
         return Ok(());
     }
     let from = (done + 1).max(last.saturating_sub(CATCH_UP_MAX as u64 - 1));
-    let messages = channel::messages(&*node.state, group, from, last, CATCH_UP_MAX, Order::Ascending)?;
+    let messages = match carried {
+        Some(mut carried) if from >= first => {
+            let mut list = std::mem::take(&mut carried.list);
+            list.retain(|message| message.seq >= from);
+            list
+        }
+        _ => channel::messages(&*node.state, group, from, last, CATCH_UP_MAX, Order::Ascending)?,
+    };
     let uids = fanout.subscribers_of(node, channel_id, channel_type).await?;
     for message in &messages {
         let mut delivery = delivery_of(channel_id, channel_type, message);

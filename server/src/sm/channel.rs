@@ -25,7 +25,7 @@ use serde::{Serialize, Serializer};
 use storage::{GroupId, Order};
 
 use super::message_record::{MessageRecord, RecordError};
-use super::{Applied, StateMachine, StateRead, Tx};
+use super::{Applied, NewMessages, StateMachine, StateRead, Tx};
 
 /// Messages in one command. The gateway batches a driver iteration's sends to a channel
 /// into one command; beyond this the batch is split, so one apply stays short (a few
@@ -88,7 +88,7 @@ impl AppendBatch {
         AppendBatch { bytes, count: 0 }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn record_bytes(&self) -> usize {
         self.count as usize
     }
 
@@ -144,6 +144,11 @@ fn decode_append(command: &[u8]) -> Result<Vec<(MessageRecord<'_>, &[u8])>, Stri
     Ok(records)
 }
 
+/// Bytes of new messages a channel keeps for the fan-out between two looks of the driver,
+/// at most. An iteration appends a few messages to a channel; past this (a burst of large
+/// ones) the fan-out reads them back from the store instead.
+pub const NEW_MESSAGES_BYTES_MAX: usize = 256 * 1024;
+
 #[derive(Default)]
 pub struct ChannelSm {
     /// The channel's last seq, once read: every append reads it, and only this state
@@ -151,6 +156,23 @@ pub struct ChannelSm {
     last_seq: Option<u64>,
     /// The seqs appended since [`StateMachine::take_appended`] last looked.
     appended: Option<(u64, u64)>,
+    /// Those messages, so that the fan-out need not read back what was just written...
+    kept: Vec<StoredMessage>,
+    kept_bytes: usize,
+    /// ...unless they passed [`NEW_MESSAGES_BYTES_MAX`].
+    kept_too_many: bool,
+}
+
+impl ChannelSm {
+    fn keep(&mut self, seq: u64, bytes: &[u8]) {
+        if self.kept_too_many || self.kept_bytes + bytes.len() > NEW_MESSAGES_BYTES_MAX {
+            self.kept_too_many = true;
+            self.kept = Vec::new();
+            return;
+        }
+        self.kept_bytes += bytes.len();
+        self.kept.push(StoredMessage { seq, bytes: Bytes::copy_from_slice(bytes) });
+    }
 }
 
 impl StateMachine for ChannelSm {
@@ -184,6 +206,9 @@ impl StateMachine for ChannelSm {
         let mut any_duplicate = false;
         for (record, bytes) in &records {
             let (message_id, message_seq, duplicate) = append(tx, record, bytes, &mut last_seq)?;
+            if !duplicate {
+                self.keep(message_seq, bytes);
+            }
             any_duplicate |= duplicate;
             answer = Applied::Message { message_id, message_seq, duplicate };
         }
@@ -201,8 +226,14 @@ impl StateMachine for ChannelSm {
         Ok(answer)
     }
 
-    fn take_appended(&mut self) -> Option<(u64, u64)> {
-        self.appended.take()
+    fn take_appended(&mut self) -> Option<NewMessages> {
+        let (first_seq, last_seq) = self.appended.take()?;
+        let kept = std::mem::take(&mut self.kept);
+        let complete = !std::mem::take(&mut self.kept_too_many)
+            && kept.first().is_some_and(|m| m.seq == first_seq)
+            && kept.len() as u64 == last_seq - first_seq + 1;
+        self.kept_bytes = 0;
+        Some(NewMessages { first_seq, last_seq, messages: complete.then_some(kept) })
     }
 }
 
@@ -298,6 +329,17 @@ impl StoredMessage {
                 reason: error.to_string(),
             }),
         }
+    }
+
+    /// A message of `bytes` zero bytes (not a record), for tests of what carries messages.
+    #[cfg(test)]
+    pub(crate) fn for_test(seq: u64, bytes: usize) -> StoredMessage {
+        StoredMessage { seq, bytes: Bytes::from(vec![0; bytes]) }
+    }
+
+    /// Bytes of its record.
+    pub fn record_bytes(&self) -> usize {
+        self.bytes.len()
     }
 
     pub fn record(&self) -> MessageRecord<'_> {
@@ -498,5 +540,45 @@ mod tests {
             apply(&store, group, &json),
             Applied::Message { message_id: 9, message_seq: 1, duplicate: false }
         );
+    }
+
+    /// Applies `command` with `sm` (kept across calls, as the driver keeps a group's).
+    fn apply_with(sm: &mut ChannelSm, store: &Store<MemEngine>, group: GroupId, command: &[u8]) {
+        let mut batch = WriteBatch::new();
+        let mut written = BTreeMap::new();
+        let mut tx = Tx::new(store, group, &mut batch, &mut written);
+        sm.apply(command, &mut tx).unwrap();
+        store.commit(&batch).unwrap();
+    }
+
+    #[test]
+    fn the_new_messages_come_with_their_seqs_as_stored_and_not_past_their_bound() {
+        let store = Store::new(MemEngine::new());
+        let group = GroupId::new(Tier::Channel, 1);
+        let mut sm = ChannelSm::default();
+        apply_with(&mut sm, &store, group, &command(&[record(1, "a", "1"), record(2, "a", "2")]));
+        // A duplicate adds nothing; the next message continues the seqs.
+        apply_with(&mut sm, &store, group, &command(&[record(3, "a", "2"), record(4, "a", "4")]));
+        let new = sm.take_appended().unwrap();
+        assert_eq!((new.first_seq, new.last_seq), (1, 3));
+        let kept = new.messages.unwrap();
+        assert_eq!(kept, messages(&store, group, 1, 3, 10, Order::Ascending).unwrap());
+        assert_eq!(sm.take_appended(), None, "taken once");
+
+        // More bytes than the bound between two looks: only the seqs.
+        let mut sent = 0;
+        let ids: Vec<String> = (0..=NEW_MESSAGES_BYTES_MAX / record(0, "a", "x").encoded_len())
+            .map(|i| format!("big-{i}"))
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            apply_with(&mut sm, &store, group, &command(&[record(10 + i as i64, "a", id)]));
+            sent += 1;
+        }
+        let new = sm.take_appended().unwrap();
+        assert_eq!((new.first_seq, new.last_seq), (4, 3 + sent));
+        assert_eq!(new.messages, None);
+        // And the next look starts afresh.
+        apply_with(&mut sm, &store, group, &command(&[record(99_999, "a", "after")]));
+        assert_eq!(sm.take_appended().unwrap().messages.map(|m| m.len()), Some(1));
     }
 }

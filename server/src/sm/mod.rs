@@ -136,12 +136,21 @@ impl<'a> Tx<'a> {
 pub trait StateMachine: Send {
     fn apply(&mut self, command: &[u8], tx: &mut Tx<'_>) -> storage::Result<Applied>;
 
-    /// The seqs of the messages appended since the last call, first and last, if any: the
-    /// driver hands them to the fan-out once they are durable, in the order they were
-    /// applied.
-    fn take_appended(&mut self) -> Option<(u64, u64)> {
+    /// The messages appended since the last call, if any: the driver hands them to the
+    /// fan-out once they are durable, in the order they were applied.
+    fn take_appended(&mut self) -> Option<NewMessages> {
         None
     }
+}
+
+/// The messages a channel group appended since the driver last looked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessages {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// The messages `first_seq..=last_seq`, in order, unless they were more than
+    /// [`channel::NEW_MESSAGES_BYTES_MAX`]: then the fan-out reads them from the store.
+    pub messages: Option<Vec<channel::StoredMessage>>,
 }
 
 /// The node tier's state machine. A single node has nothing to record there yet; a cluster
