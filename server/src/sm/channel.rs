@@ -88,7 +88,7 @@ impl AppendBatch {
         AppendBatch { bytes, count: 0 }
     }
 
-    pub fn record_bytes(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.count as usize
     }
 
@@ -164,14 +164,15 @@ pub struct ChannelSm {
 }
 
 impl ChannelSm {
-    fn keep(&mut self, seq: u64, bytes: &[u8]) {
+    /// Keeps a stored message for the fan-out (sharing the bytes written to the store).
+    fn keep(&mut self, seq: u64, bytes: Bytes) {
         if self.kept_too_many || self.kept_bytes + bytes.len() > NEW_MESSAGES_BYTES_MAX {
             self.kept_too_many = true;
             self.kept = Vec::new();
             return;
         }
         self.kept_bytes += bytes.len();
-        self.kept.push(StoredMessage { seq, bytes: Bytes::copy_from_slice(bytes) });
+        self.kept.push(StoredMessage { seq, bytes });
     }
 }
 
@@ -205,9 +206,10 @@ impl StateMachine for ChannelSm {
         let mut answer = Applied::Done;
         let mut any_duplicate = false;
         for (record, bytes) in &records {
-            let (message_id, message_seq, duplicate) = append(tx, record, bytes, &mut last_seq)?;
-            if !duplicate {
-                self.keep(message_seq, bytes);
+            let (message_id, message_seq, stored) = append(tx, record, bytes, &mut last_seq)?;
+            let duplicate = stored.is_none();
+            if let Some(stored) = stored {
+                self.keep(message_seq, stored);
             }
             any_duplicate |= duplicate;
             answer = Applied::Message { message_id, message_seq, duplicate };
@@ -237,24 +239,26 @@ impl StateMachine for ChannelSm {
     }
 }
 
-/// Stores one message (unless it is a duplicate): its id, seq and whether it was one.
+/// Stores one message (unless it is a duplicate): its id, its seq, and what was stored under
+/// that seq (`None` for a duplicate).
 fn append(
     tx: &mut Tx<'_>,
     record: &MessageRecord<'_>,
     bytes: &[u8],
     last_seq: &mut u64,
-) -> storage::Result<(i64, u64, bool)> {
+) -> storage::Result<(i64, u64, Option<Bytes>)> {
     // An empty client_msg_no (the service always sets one) is not an identity.
     let client_key =
         (!record.client_msg_no.is_empty()).then(|| client_msg_no_key(record.client_msg_no, record.from_uid));
     if let Some(key) = &client_key {
         if let Some(seen) = tx.get(key)? {
-            return Ok((be_i64(&seen, 8), load_u64(Some(&seen)), true));
+            return Ok((be_i64(&seen, 8), load_u64(Some(&seen)), None));
         }
     }
     *last_seq += 1;
     let seq = Bytes::copy_from_slice(&last_seq.to_be_bytes());
-    tx.put(message_key(*last_seq), Bytes::copy_from_slice(bytes));
+    let stored = Bytes::copy_from_slice(bytes);
+    tx.put(message_key(*last_seq), stored.clone());
     tx.put(id_key(record.message_id), seq.clone());
     if let Some(key) = client_key {
         let mut value = Vec::with_capacity(16);
@@ -263,7 +267,7 @@ fn append(
         tx.put(key, value);
     }
     tx.put(sender_key(record.from_uid), seq);
-    Ok((record.message_id, *last_seq, false))
+    Ok((record.message_id, *last_seq, Some(stored)))
 }
 
 fn message_key(seq: u64) -> Vec<u8> {
