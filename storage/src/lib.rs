@@ -18,6 +18,7 @@
 mod batch;
 mod codec;
 mod engine;
+mod group_map;
 mod mem;
 mod raft_log;
 #[cfg(all(feature = "rocksdb", not(madsim)))]
@@ -27,6 +28,7 @@ mod store;
 pub use batch::WriteBatch;
 pub use codec::prefix_end;
 pub use engine::{Engine, RawBatch, RawOp};
+pub use group_map::{GroupHasher, GroupMap};
 pub use mem::{CrashMode, MemEngine};
 pub use raft_log::GroupLog;
 #[cfg(all(feature = "rocksdb", not(madsim)))]

@@ -1,7 +1,6 @@
 //! [`Store`]: raft logs, hard states, snapshots and state machines of many groups over one
 //! [`Engine`].
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -10,7 +9,7 @@ use consensus::{Entry, HardState, LogIndex, Membership, Payload, Snapshot, Snaps
 
 use crate::batch::Op;
 use crate::codec::{self, group_prefix, log_key, prefix_end};
-use crate::{Cf, Engine, Error, GroupId, RawBatch, Result, WriteBatch};
+use crate::{Cf, Engine, Error, GroupId, GroupMap, RawBatch, Result, WriteBatch};
 
 /// Where a group's log stands: `first_index()..=last_index` hold entries, and
 /// `snapshot_index` (the entry before the first) still has a known term.
@@ -42,7 +41,7 @@ pub struct Store<E: Engine> {
     /// engine and two writers never interleave.
     write_lock: Mutex<()>,
     /// Each group's [`LogState`], loaded on first use and kept in step by `write`.
-    pub(crate) logs: Mutex<HashMap<GroupId, LogState>>,
+    pub(crate) logs: Mutex<GroupMap<LogState>>,
     /// Batches written, and the last of them known durable.
     pub(crate) written: AtomicU64,
     pub(crate) synced: AtomicU64,
@@ -53,7 +52,7 @@ impl<E: Engine> Store<E> {
         Store {
             engine,
             write_lock: Mutex::new(()),
-            logs: Mutex::new(HashMap::new()),
+            logs: Mutex::new(GroupMap::default()),
             written: AtomicU64::new(0),
             synced: AtomicU64::new(0),
         }
@@ -120,6 +119,10 @@ impl<E: Engine> Store<E> {
         Ok(state)
     }
 
+    /// Reads where a group's log stands. Its entries are exactly those after the snapshot
+    /// up to the last (appends extend it without holes, truncations and compactions cut
+    /// whole ends), so the last one is found by doubling then halving with point lookups:
+    /// the log family's memtable cannot seek backwards (see `RocksEngine`).
     fn load_log_state(&self, group: GroupId) -> Result<LogState> {
         let meta = self.snapshot_meta(group)?;
         let mut state = LogState {
@@ -128,17 +131,35 @@ impl<E: Engine> Store<E> {
             last_index: meta.index,
             last_term: meta.term,
         };
-        let (from, to) = group_range(group);
-        let mut last = Ok(());
-        self.engine.scan(Cf::Log, &from, to.as_deref(), true, &mut |key, value| {
-            last = codec::open(Cf::Log, key, value).and_then(|body| {
-                state.last_term = codec::entry_term(key, body)?;
-                state.last_index = codec::log_key_index(key);
-                Ok(())
-            });
-            false
-        })?;
-        last?;
+        let has = |index: u64| -> Result<bool> {
+            Ok(self.engine.get(Cf::Log, &log_key(group, LogIndex(index)))?.is_some())
+        };
+        // `present` holds an entry (or is the snapshot), `absent` does not.
+        let (mut present, mut step) = (meta.index.0, 1u64);
+        let mut absent = loop {
+            let probe = present.saturating_add(step);
+            if probe == present || !has(probe)? {
+                break probe;
+            }
+            present = probe;
+            step = step.saturating_mul(2);
+        };
+        while absent - present > 1 {
+            let middle = present + (absent - present) / 2;
+            if has(middle)? {
+                present = middle;
+            } else {
+                absent = middle;
+            }
+        }
+        if present > meta.index.0 {
+            let key = log_key(group, LogIndex(present));
+            let body = self
+                .get_sealed(Cf::Log, &key)?
+                .ok_or_else(|| codec::corrupt(Cf::Log, &key, "entry vanished"))?;
+            state.last_term = codec::entry_term(&key, &body)?;
+            state.last_index = LogIndex(present);
+        }
         Ok(state)
     }
 
@@ -444,7 +465,7 @@ impl<E: Engine> Store<E> {
 /// The log states a batch has changed so far, before the engine has them.
 #[derive(Default)]
 struct Overlay<'a> {
-    states: HashMap<GroupId, LogState>,
+    states: GroupMap<LogState>,
     /// The entries this batch appends, in order, for a truncation later in the same batch
     /// (rare: looked up by a scan rather than indexed per entry).
     appended: Vec<(GroupId, &'a [Entry])>,
