@@ -24,6 +24,7 @@ mod raft_log;
 #[cfg(all(feature = "rocksdb", not(madsim)))]
 mod rocks;
 mod store;
+mod syncer;
 
 pub use batch::WriteBatch;
 pub use codec::prefix_end;
@@ -34,6 +35,7 @@ pub use raft_log::GroupLog;
 #[cfg(all(feature = "rocksdb", not(madsim)))]
 pub use rocks::{RocksConfig, RocksEngine};
 pub use store::{LogState, Order, Store};
+pub use syncer::{OnSynced, Syncer};
 
 /// The in-memory store the simulators use.
 pub type MemStore = Store<MemEngine>;

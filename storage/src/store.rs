@@ -94,6 +94,11 @@ impl<E: Engine> Store<E> {
         Ok(seq)
     }
 
+    /// The sequence number of the last batch written.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
+    }
+
     /// The sequence number of the last batch known durable.
     pub fn durable(&self) -> u64 {
         self.synced.load(Ordering::SeqCst)
