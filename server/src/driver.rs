@@ -3,9 +3,13 @@
 //! One iteration: take the requests that arrived (bounded), tick if the tick is due, then
 //! for every group with work: take its `Ready`, add its log writes to the iteration's one
 //! `WriteBatch`, apply its committed entries into the same batch (with the group's applied
-//! index), write the batch, answer the proposers whose entries were applied, then fsync
-//! the batch **once** for all groups, send what had to wait for the fsync, and `advance`
-//! every group.
+//! index), write the batch, answer the proposers whose entries were applied, then start
+//! **one** fsync for all groups, and `advance` every group once its Ready is durable.
+//!
+//! The fsync runs on the [`Syncer`]'s thread while the next iterations go on with the
+//! groups that are not waiting for it (a group has one Ready out at a time; proposals to it
+//! meanwhile queue in its log and ride on its next Ready). So the driver's CPU work and the
+//! disk's fsync overlap instead of taking turns. In the simulator the fsync runs inline.
 //!
 //! Nothing is answered before its entry is durable: an entry is applied only once it is
 //! committed, which is after its fsync (on a quorum). What applying it wrote (the state
@@ -18,18 +22,18 @@
 //! Idle groups are quiescent (not ticked); channel groups idle for `evict_after_ticks` are
 //! dropped from memory and reloaded from the store when next used.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use consensus::{
     Config, Entry, LogIndex, Membership, NodeId, Payload, ProposeError, RawNode, Ready, Role, Snapshot,
     SnapshotMeta, Term,
 };
-use storage::{Engine, GroupId, GroupLog, Store, Tier, WriteBatch};
-use tokio::sync::{mpsc, oneshot};
+use storage::{Engine, GroupId, GroupLog, GroupMap, OnSynced, Store, Syncer, Tier, WriteBatch};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::metrics::Metrics;
 use crate::sm::channel::StoredMessage;
@@ -49,6 +53,9 @@ pub struct DriverConfig {
     pub tick: Duration,
     /// Ticks a quiescent channel group stays in memory before it is evicted.
     pub evict_after_ticks: u32,
+    /// Whether fsyncs run on a thread of their own, overlapping the next iterations (a real
+    /// node), or inside the iteration (the simulator, whose nodes must not spawn threads).
+    pub sync_on_thread: bool,
 }
 
 /// Why a proposal did not get applied.
@@ -154,13 +161,15 @@ struct Hosted<E: Engine> {
     /// fsynced before the group acts on it (a vote is a promise); one that moves only the
     /// commit index need not be.
     term_vote_written: (Term, Option<NodeId>),
+    /// Its Ready is written and waits for an fsync: the group stays in memory until then.
+    syncing: bool,
 }
 
 pub struct Driver<E: Engine> {
     config: DriverConfig,
     store: Arc<Store<E>>,
     make_sm: SmFactory,
-    groups: HashMap<GroupId, Hosted<E>>,
+    groups: GroupMap<Hosted<E>>,
     /// Groups that may have a Ready: touched since they last had none.
     dirty: BTreeSet<GroupId>,
     inbox: mpsc::Receiver<Request>,
@@ -170,6 +179,12 @@ pub struct Driver<E: Engine> {
     committed: Option<mpsc::Sender<Committed>>,
     /// Bytes of messages the queued notes carry (see [`NoteMessages`]).
     committed_bytes: Arc<AtomicUsize>,
+    syncer: Syncer<E>,
+    /// Told when a sync ends.
+    synced: Arc<Notify>,
+    /// Readys written that wait for an fsync, with the number of the batch that must be
+    /// durable first; oldest first.
+    unsynced: VecDeque<(u64, Vec<(GroupId, Ready)>)>,
 }
 
 impl<E: Engine> Driver<E> {
@@ -178,22 +193,39 @@ impl<E: Engine> Driver<E> {
         store: Arc<Store<E>>,
         make_sm: SmFactory,
         metrics: Arc<Metrics>,
-    ) -> (Driver<E>, DriverHandle) {
+    ) -> std::io::Result<(Driver<E>, DriverHandle)> {
         let (tx, inbox) = mpsc::channel(INBOX_MAX);
         let slot_epoch = Arc::new(AtomicU64::new(0));
+        let synced = Arc::new(Notify::new());
+        let on_synced: OnSynced = {
+            let (metrics, synced) = (metrics.clone(), synced.clone());
+            Box::new(move |took| {
+                metrics.fsyncs.inc();
+                metrics.fsync_seconds.observe(took.as_secs_f64());
+                synced.notify_one();
+            })
+        };
+        let syncer = if config.sync_on_thread {
+            Syncer::spawn(store.clone(), on_synced)?
+        } else {
+            Syncer::inline(store.clone(), on_synced)
+        };
         let driver = Driver {
             config,
             store,
             make_sm,
-            groups: HashMap::new(),
+            groups: GroupMap::default(),
             dirty: BTreeSet::new(),
             inbox,
             metrics,
             slot_epoch: slot_epoch.clone(),
             committed: None,
             committed_bytes: Arc::new(AtomicUsize::new(0)),
+            syncer,
+            synced,
+            unsynced: VecDeque::new(),
         };
-        (driver, DriverHandle { inbox: tx, slot_epoch })
+        Ok((driver, DriverHandle { inbox: tx, slot_epoch }))
     }
 
     /// Notes of every message appended from now on, sent once durable
@@ -222,11 +254,13 @@ impl<E: Engine> Driver<E> {
     pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let synced = self.synced.clone();
         loop {
             if self.dirty.is_empty() {
                 tokio::select! {
                     biased;
                     _ = &mut stop => break,
+                    _ = synced.notified() => {}
                     request = self.inbox.recv() => {
                         let Some(request) = request else { break };
                         self.handle(request);
@@ -248,9 +282,10 @@ impl<E: Engine> Driver<E> {
                 break;
             }
         }
-        // The last iterations may have applied without an fsync: a clean stop leaves their
-        // state durable, so the next start need not apply those entries again.
-        if let Err(error) = self.store.sync() {
+        // The last iterations may have applied without an fsync, and the last sync may not
+        // have ended: a clean stop leaves everything written durable, so the next start
+        // need not apply those entries again.
+        if let Err(error) = self.syncer.wait(self.store.written()) {
             tracing::error!(%error, "storage failed at stop");
         }
         for hosted in self.groups.values_mut() {
@@ -304,7 +339,7 @@ impl<E: Engine> Driver<E> {
     fn tick(&mut self) {
         let mut evict = Vec::new();
         for (group, hosted) in &mut self.groups {
-            if hosted.node.is_quiescent() && hosted.waiters.is_empty() {
+            if hosted.node.is_quiescent() && hosted.waiters.is_empty() && !hosted.syncing {
                 hosted.idle_ticks += 1;
                 if group.tier == Tier::Channel && hosted.idle_ticks >= self.config.evict_after_ticks {
                     evict.push(*group);
@@ -357,8 +392,9 @@ impl<E: Engine> Driver<E> {
             node.campaign();
         }
         let sm = (self.make_sm)(group);
-        self.groups
-            .insert(group, Hosted { node, sm, waiters: BTreeMap::new(), idle_ticks: 0, term_vote_written });
+        let hosted =
+            Hosted { node, sm, waiters: BTreeMap::new(), idle_ticks: 0, term_vote_written, syncing: false };
+        self.groups.insert(group, hosted);
         self.dirty.insert(group);
         self.count_groups();
         Ok(())
@@ -372,22 +408,28 @@ impl<E: Engine> Driver<E> {
         self.metrics.set_groups(counts);
     }
 
-    /// Runs iterations until no group has a Ready.
+    /// Runs iterations until no group has a Ready or waits for an fsync.
     fn run_until_settled(&mut self) -> storage::Result<()> {
-        while !self.dirty.is_empty() {
+        while !self.dirty.is_empty() || !self.unsynced.is_empty() {
+            if let (true, Some((upto, _))) = (self.dirty.is_empty(), self.unsynced.back()) {
+                self.syncer.wait(*upto)?;
+            }
             self.iterate()?;
         }
         Ok(())
     }
 
-    /// One iteration: gather Readys, one batch, answer, one fsync (unless only applies and
-    /// commit indexes were written), advance.
+    /// One iteration: advance what became durable, gather Readys, one batch, answer, start
+    /// one fsync (unless only applies and commit indexes were written), advance what need
+    /// not wait for it.
     fn iterate(&mut self) -> storage::Result<()> {
+        self.advance_durable()?;
         let mut batch = WriteBatch::new();
+        // Readys that must be durable before `advance`, and those that need not.
+        let mut to_sync: Vec<(GroupId, Ready)> = Vec::new();
         let mut readys: Vec<(GroupId, Ready)> = Vec::new();
         let mut answers: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> = Vec::new();
         let mut slot_applied = false;
-        let mut must_sync = false;
         let mut notes = Vec::new();
         for group in std::mem::take(&mut self.dirty) {
             let Some(hosted) = self.groups.get_mut(&group) else { continue };
@@ -395,7 +437,7 @@ impl<E: Engine> Driver<E> {
                 continue;
             }
             let ready = hosted.node.ready();
-            must_sync |= must_sync_before_advance(&ready, hosted.term_vote_written);
+            let must_sync = must_sync_before_advance(&ready, hosted.term_vote_written);
             if let Some(hard_state) = ready.hard_state {
                 hosted.term_vote_written = (hard_state.term, hard_state.vote);
             }
@@ -413,7 +455,12 @@ impl<E: Engine> Driver<E> {
                 let messages = new.messages.and_then(|list| NoteMessages::lease(list, &self.committed_bytes));
                 notes.push(Committed { group, first_seq: new.first_seq, last_seq: new.last_seq, messages });
             }
-            readys.push((group, ready));
+            hosted.syncing = must_sync;
+            if must_sync {
+                to_sync.push((group, ready));
+            } else {
+                readys.push((group, ready));
+            }
         }
         if !batch.is_empty() {
             self.store.write(&batch)?;
@@ -434,19 +481,39 @@ impl<E: Engine> Driver<E> {
         for (reply, result) in answers {
             let _ = reply.send(result);
         }
-        if must_sync {
-            let started = Instant::now();
-            self.store.sync()?;
-            self.metrics.fsyncs.inc();
-            self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
-        }
         for (group, ready) in readys {
-            let hosted = self.groups.get_mut(&group).expect("groups are evicted only on tick");
-            hosted.node.advance(ready);
-            // A single-voter leader commits in advance(): look again.
-            self.dirty.insert(group);
+            self.advance(group, ready);
+        }
+        if !to_sync.is_empty() {
+            // Everything written so far, this batch included.
+            self.unsynced.push_back((self.store.written(), to_sync));
+            self.syncer.start()?;
+        }
+        // An inline sync has ended already.
+        self.advance_durable()
+    }
+
+    /// Advances the groups whose written Readys are durable now.
+    fn advance_durable(&mut self) -> storage::Result<()> {
+        if let Some(error) = self.syncer.failure() {
+            return Err(error);
+        }
+        let durable = self.syncer.durable();
+        while self.unsynced.front().is_some_and(|(upto, _)| *upto <= durable) {
+            let (_, readys) = self.unsynced.pop_front().expect("looked at the front");
+            for (group, ready) in readys {
+                self.advance(group, ready);
+            }
         }
         Ok(())
+    }
+
+    fn advance(&mut self, group: GroupId, ready: Ready) {
+        let hosted = self.groups.get_mut(&group).expect("a group with a Ready out is never evicted");
+        hosted.node.advance(ready);
+        hosted.syncing = false;
+        // A single-voter leader commits in advance(): look again.
+        self.dirty.insert(group);
     }
 }
 

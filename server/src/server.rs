@@ -78,9 +78,11 @@ impl Server {
             node_id: config.cluster.node_id,
             tick: Duration::from_millis(config.cluster.tick_interval_ms),
             evict_after_ticks: config.cluster.channel_destroy_after_idle_tick,
+            sync_on_thread: true,
         };
         let (mut driver, handle) =
-            Driver::new(driver_config, store.clone(), state_machines(), metrics.clone());
+            Driver::new(driver_config, store.clone(), state_machines(), metrics.clone())
+                .map_err(StartError::DriverThread)?;
         let mut groups = vec![GroupId::new(Tier::Node, 0)];
         groups.extend((0..config.cluster.slot_count as u64).map(|slot| GroupId::new(Tier::Slot, slot)));
         driver.open_groups(&groups)?;

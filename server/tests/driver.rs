@@ -27,13 +27,19 @@ impl StateMachine for Recorder {
     }
 }
 
-fn start(
-    store: Arc<MemStore>,
-    groups: &[GroupId],
-) -> (DriverHandle, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<Metrics>) {
-    let config = DriverConfig { node_id: 1, tick: Duration::from_millis(20), evict_after_ticks: 1000 };
+type Running = (DriverHandle, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<Metrics>);
+
+/// A driver whose fsyncs run inline, as in the simulator.
+fn start(store: Arc<MemStore>, groups: &[GroupId]) -> Running {
+    start_with(store, groups, false)
+}
+
+fn start_with(store: Arc<MemStore>, groups: &[GroupId], sync_on_thread: bool) -> Running {
+    let config =
+        DriverConfig { node_id: 1, tick: Duration::from_millis(20), evict_after_ticks: 1000, sync_on_thread };
     let metrics = Arc::new(Metrics::default());
-    let (mut driver, handle) = Driver::new(config, store, Box::new(|_| Box::new(Recorder)), metrics.clone());
+    let (mut driver, handle) =
+        Driver::new(config, store, Box::new(|_| Box::new(Recorder)), metrics.clone()).unwrap();
     driver.open_groups(groups).unwrap();
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(driver.run(stopped));
@@ -42,9 +48,19 @@ fn start(
 
 #[tokio::test]
 async fn acknowledged_commands_survive_a_crash() {
+    acknowledged_commands_survive_a_crash_with(false).await;
+}
+
+/// As a real node runs: the fsyncs on the syncer's thread, overlapping the iterations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_commands_survive_a_crash_with_fsyncs_on_their_own_thread() {
+    acknowledged_commands_survive_a_crash_with(true).await;
+}
+
+async fn acknowledged_commands_survive_a_crash_with(sync_on_thread: bool) {
     let store = Arc::new(MemStore::in_memory());
     let groups = [GroupId::new(Tier::Slot, 0), GroupId::new(Tier::Slot, 1)];
-    let (handle, stop, task, metrics) = start(store.clone(), &groups);
+    let (handle, stop, task, metrics) = start_with(store.clone(), &groups, sync_on_thread);
 
     let mut waiting = Vec::new();
     for i in 0..200u32 {
@@ -67,7 +83,7 @@ async fn acknowledged_commands_survive_a_crash() {
     task.await.unwrap();
     store.crash(CrashMode::KeepSomeUnsynced { seed: 7 });
 
-    let (handle, stop, task, _) = start(store.clone(), &groups);
+    let (handle, stop, task, _) = start_with(store.clone(), &groups, sync_on_thread);
     for (group, i) in &acknowledged {
         let key = format!("cmd-{i}");
         assert!(store.get(*group, key.as_bytes()).unwrap().is_some(), "acknowledged {key} lost");
@@ -135,10 +151,15 @@ async fn groups_are_created_on_first_use_and_refusals_are_reported() {
 #[tokio::test(start_paused = true)]
 async fn idle_channel_groups_are_evicted_and_reload() {
     let store = Arc::new(MemStore::in_memory());
-    let config = DriverConfig { node_id: 1, tick: Duration::from_millis(100), evict_after_ticks: 5 };
+    let config = DriverConfig {
+        node_id: 1,
+        tick: Duration::from_millis(100),
+        evict_after_ticks: 5,
+        sync_on_thread: false,
+    };
     let metrics = Arc::new(Metrics::default());
     let (driver, handle) =
-        Driver::new(config, store.clone(), Box::new(|_| Box::new(Recorder)), metrics.clone());
+        Driver::new(config, store.clone(), Box::new(|_| Box::new(Recorder)), metrics.clone()).unwrap();
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(driver.run(stopped));
 
