@@ -13,9 +13,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use storage::{GroupId, Order};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::{ConnId, Delivery};
 use crate::driver::{Committed, NoteMessages};
@@ -36,6 +37,16 @@ const CHANNELS_REMEMBERED_MAX: usize = 100_000;
 /// Sends in flight whose connection is remembered (so that it does not get its own message
 /// back); a sender that vanished leaves its entry until this bound pushes it out.
 const SENDERS_REMEMBERED_MAX: usize = 65_536;
+/// Deliveries (messages times online receivers) a channel's fan-out may be behind its
+/// appends before the next append to it waits: its senders are pushed back, not other
+/// channels'. Most of a second of this node's fan-out, whatever the group's size.
+const LAG_DELIVERIES_MAX: u64 = 256 << 10;
+/// Messages a channel's fan-out may be behind at most, however few its receivers: within
+/// `CATCH_UP_MAX`, so a channel that keeps within it skips nothing.
+const LAG_MAX: u64 = CATCH_UP_MAX as u64 / 2;
+/// The longest an append waits for its channel's fan-out to catch up. Past it, it goes
+/// on: the bound on waiting senders, should the fan-out be stuck.
+const LAG_WAIT_MAX: Duration = Duration::from_secs(2);
 /// Subscriber lists cached; beyond this the cache starts over.
 const SUBSCRIBER_LISTS_CACHED_MAX: usize = 10_000;
 
@@ -62,6 +73,31 @@ pub struct Fanout {
     /// older epoch is read again.
     epoch: AtomicU64,
     subscribers: Mutex<HashMap<(String, u8), CachedSubscribers>>,
+    /// Per channel group: how far its fan-out got.
+    progress: Mutex<HashMap<GroupId, Progress>>,
+    /// Told when a worker delivered a note.
+    caught_up: Notify,
+}
+
+/// How far a channel's fan-out got.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    /// The last seq noted to the workers, and the last they delivered.
+    noted: u64,
+    delivered: u64,
+    /// Messages let through [`Fanout::keep_up`] and not noted yet: without them, every
+    /// sender that waited would go at once when the fan-out caught up.
+    admitted: u64,
+    /// Connections the last message went to.
+    receivers: u64,
+}
+
+impl Progress {
+    /// Whether the fan-out is behind by more than the channel's senders may get ahead.
+    fn behind(&self) -> bool {
+        let allowed = (LAG_DELIVERIES_MAX / self.receivers.max(1)).clamp(1, LAG_MAX);
+        (self.noted + self.admitted).saturating_sub(self.delivered) > allowed
+    }
 }
 
 /// A channel's subscribers, as read under a subscriber epoch.
@@ -83,6 +119,8 @@ impl Fanout {
             senders: Mutex::new(BTreeMap::new()),
             epoch: AtomicU64::new(0),
             subscribers: Mutex::new(HashMap::new()),
+            progress: Mutex::new(HashMap::new()),
+            caught_up: Notify::new(),
         });
         for inbox in inboxes {
             tokio::spawn(run(Arc::downgrade(node), inbox));
@@ -115,6 +153,59 @@ impl Fanout {
         let key = delivery.channel_id.clone();
         let job = Job::Direct { delivery: Arc::new(delivery), uids: uids.map(Arc::new) };
         self.push(&key, job).await;
+    }
+
+    /// Waits while the fan-out of `group` is more than `LAG_MAX` messages behind its
+    /// appends (at most `LAG_WAIT_MAX`): a sender to a channel whose receivers cannot be
+    /// written to as fast as it sends waits, instead of its messages skipping their live
+    /// delivery or overrunning its receivers' inboxes.
+    pub async fn keep_up(&self, group: GroupId, messages: usize) {
+        let deadline = tokio::time::Instant::now() + LAG_WAIT_MAX;
+        loop {
+            let notified = self.caught_up.notified();
+            let waited_enough = {
+                let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(entry) = progress.get_mut(&group) else { return };
+                if !entry.behind() {
+                    entry.admitted += messages as u64;
+                    return;
+                }
+                tokio::time::Instant::now() >= deadline
+            };
+            if waited_enough || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Seqs `first..=last` of `group` are on their way to the workers.
+    fn noted(&self, group: GroupId, first_seq: u64, last_seq: u64) {
+        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        if progress.len() >= CHANNELS_REMEMBERED_MAX && !progress.contains_key(&group) {
+            // Forgetting only lets senders go on.
+            progress.clear();
+        }
+        let start = Progress { noted: 0, delivered: first_seq.saturating_sub(1), admitted: 0, receivers: 1 };
+        let entry = progress.entry(group).or_insert(start);
+        entry.admitted = entry.admitted.saturating_sub(last_seq.saturating_sub(entry.noted));
+        entry.noted = entry.noted.max(last_seq);
+    }
+
+    /// Seqs up to `last_seq` of `group` are delivered (or given up), the last of them to
+    /// `receivers` connections (`None`: as many as before).
+    fn delivered(&self, group: GroupId, last_seq: u64, receivers: Option<usize>) {
+        if let Some(entry) = self.progress.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&group) {
+            entry.delivered = entry.delivered.max(last_seq);
+            if entry.delivered >= entry.noted {
+                // Caught up: admissions that never became messages (refused, duplicates)
+                // must not hold senders back.
+                entry.admitted = 0;
+            }
+            if let Some(receivers) = receivers {
+                entry.receivers = receivers as u64;
+            }
+        }
+        self.caught_up.notify_waiters();
     }
 
     /// Any channel's subscribers changed.
@@ -181,6 +272,7 @@ async fn dispatch(node: Weak<Node>, fanout: Arc<Fanout>, mut committed: mpsc::Re
             tracing::debug!(group = ?note.group, "a committed group's channel is not known here; not delivered");
             continue;
         };
+        fanout.noted(note.group, note.first_seq, note.last_seq);
         let job = Job::Committed {
             group: note.group,
             channel_id: channel_id.clone(),
@@ -202,7 +294,11 @@ async fn run(node: Weak<Node>, mut inbox: mpsc::Receiver<Job>) {
             Job::Committed { group, channel_id, channel_type, first_seq, last_seq, messages } => {
                 let range = (first_seq, last_seq);
                 let channel = (channel_id.as_str(), channel_type);
-                deliver_committed(&node, &fanout, &mut delivered, group, channel, range, messages).await
+                let result =
+                    deliver_committed(&node, &fanout, &mut delivered, group, channel, range, messages).await;
+                // Failed or not, senders to the channel must not wait for these seqs.
+                fanout.delivered(group, last_seq, result.as_ref().ok().copied().flatten());
+                result.map(|_| ())
             }
             Job::Direct { delivery, uids } => deliver_direct(&node, &fanout, delivery, uids).await,
         };
@@ -223,10 +319,10 @@ async fn deliver_committed(
     (channel_id, channel_type): (&str, u8),
     (first, last): (u64, u64),
     carried: Option<NoteMessages>,
-) -> ServiceResult<()> {
+) -> ServiceResult<Option<usize>> {
     let done = delivered.get(&group).copied().unwrap_or(first.saturating_sub(1));
     if last <= done {
-        return Ok(());
+        return Ok(None);
     }
     let from = (done + 1).max(last.saturating_sub(CATCH_UP_MAX as u64 - 1));
     let messages = match carried {
@@ -238,16 +334,18 @@ async fn deliver_committed(
         _ => channel::messages(&*node.state, group, from, last, CATCH_UP_MAX, Order::Ascending)?,
     };
     let uids = fanout.subscribers_of(node, channel_id, channel_type).await?;
+    let mut receivers = None;
     for message in &messages {
+        node.online.backlog.room().await;
         let mut delivery = delivery_of(channel_id, channel_type, message);
         delivery.sender = fanout.take_sender(delivery.message_id);
-        node.online.deliver(&uids, &Arc::new(delivery));
+        receivers = Some(node.online.deliver(&uids, &Arc::new(delivery)));
     }
     if delivered.len() >= CHANNELS_REMEMBERED_MAX {
         delivered.clear();
     }
     delivered.insert(group, last);
-    Ok(())
+    Ok(receivers)
 }
 
 async fn deliver_direct(
@@ -263,10 +361,76 @@ async fn deliver_direct(
     if let Some(sender) = fanout.take_sender(delivery.message_id) {
         Arc::make_mut(&mut delivery).sender = Some(sender);
     }
+    node.online.backlog.room().await;
     let shown = original_channel_id(&delivery.channel_id).to_string();
     if shown != delivery.channel_id {
         Arc::make_mut(&mut delivery).channel_id = shown;
     }
     node.online.deliver(&uids, &delivery);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage::Tier;
+
+    fn fanout() -> Fanout {
+        Fanout {
+            workers: Vec::new(),
+            senders: Mutex::new(BTreeMap::new()),
+            epoch: AtomicU64::new(0),
+            subscribers: Mutex::new(HashMap::new()),
+            progress: Mutex::new(HashMap::new()),
+            caught_up: Notify::new(),
+        }
+    }
+
+    fn behind(fanout: &Fanout, group: GroupId) -> bool {
+        fanout.progress.lock().unwrap().get(&group).is_some_and(Progress::behind)
+    }
+
+    #[test]
+    fn a_channel_may_lag_fewer_messages_the_more_receivers_it_has() {
+        let (fanout, big, small) = (fanout(), GroupId::new(Tier::Channel, 1), GroupId::new(Tier::Channel, 2));
+        fanout.noted(big, 1, 1);
+        fanout.delivered(big, 1, Some(5_000));
+        fanout.noted(small, 1, 1);
+        fanout.delivered(small, 1, Some(2));
+        let allowed_big = LAG_DELIVERIES_MAX / 5_000;
+        fanout.noted(big, 2, 1 + allowed_big);
+        fanout.noted(small, 2, 1 + allowed_big + 1);
+        assert!(!behind(&fanout, big), "at its bound");
+        assert!(!behind(&fanout, small), "a small channel may lag up to LAG_MAX");
+        fanout.noted(big, 2 + allowed_big, 2 + allowed_big);
+        assert!(behind(&fanout, big));
+        fanout.noted(small, 1, 1 + LAG_MAX + 1);
+        assert!(behind(&fanout, small));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn senders_are_let_through_as_the_fan_out_catches_up_and_count_until_noted() {
+        let (fanout, group) = (fanout(), GroupId::new(Tier::Channel, 1));
+        fanout.keep_up(group, 1).await; // unknown channel: no wait
+        fanout.noted(group, 1, 1);
+        fanout.delivered(group, 1, Some(LAG_DELIVERIES_MAX as usize / 4)); // 4 messages of lag allowed
+        for _ in 0..4 {
+            fanout.keep_up(group, 1).await;
+        }
+        assert_eq!(fanout.progress.lock().unwrap()[&group].admitted, 4);
+        assert!(!behind(&fanout, group));
+        fanout.keep_up(group, 1).await; // the fifth is admitted at the bound
+        assert!(behind(&fanout, group), "admitted sends count before they are noted");
+
+        // A stuck fan-out holds a sender back at most LAG_WAIT_MAX (tokio's paused clock
+        // jumps there), and one let through that way is not counted.
+        fanout.keep_up(group, 1).await;
+        assert_eq!(fanout.progress.lock().unwrap()[&group].admitted, 5);
+
+        // Their notes replace the admissions; delivering them lets the next sender through.
+        fanout.noted(group, 2, 7);
+        assert_eq!(fanout.progress.lock().unwrap()[&group].admitted, 0);
+        fanout.delivered(group, 7, None);
+        assert!(!behind(&fanout, group));
+    }
 }

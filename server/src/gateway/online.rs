@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use protocol::ReasonCode;
 use std::collections::VecDeque;
@@ -16,6 +17,14 @@ use super::{ConnId, Delivery, ToConn};
 /// once, so a full inbox means the task cannot keep up: the connection is closed (its
 /// client catches up through `/channel/messagesync`) rather than the node buffering more.
 pub const INBOX_MAX: usize = 1024;
+/// Deliveries waiting in all inboxes together above which the fan-out waits for the
+/// connections' tasks to take some ([`Backlog`]); it goes on once they are down to half.
+/// A delivery is a pointer to a message shared by its receivers: 128 Ki of them hold a
+/// few MiB.
+pub const BACKLOG_HIGH: usize = 128 << 10;
+/// The longest the fan-out waits for room: past it, it delivers anyway, so connections
+/// that read nothing fill their inboxes and are closed instead of stalling everyone.
+pub const BACKLOG_WAIT_MAX: Duration = Duration::from_millis(500);
 /// Locks the registry is split over, so that fan-out to many uids and logins on other
 /// uids do not wait for each other.
 const SHARDS: usize = 16;
@@ -72,15 +81,62 @@ impl Overflow {
     }
 }
 
+/// The deliveries waiting in the inboxes of all connections.
+///
+/// The fan-out hands a message to thousands of inboxes in the time a connection's task
+/// takes to encrypt and write one RECV. Under more load than the node can write out, the
+/// inboxes of clients that do keep up would fill and those clients be closed as slow (seen:
+/// 4,823 of 5,000 receivers of a flooded group). Instead the fan-out waits while the
+/// backlog is high ([`Backlog::room`]): messages wait in the store, not in memory, and its
+/// queues push back in turn.
+#[derive(Default)]
+pub struct Backlog {
+    queued: AtomicUsize,
+    room: Notify,
+}
+
+impl Backlog {
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Returns once the backlog is below [`BACKLOG_HIGH`], or after [`BACKLOG_WAIT_MAX`].
+    pub async fn room(&self) {
+        if self.queued() < BACKLOG_HIGH {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + BACKLOG_WAIT_MAX;
+        loop {
+            let notified = self.room.notified();
+            if self.queued() < BACKLOG_HIGH || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn added(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn taken(&self, count: usize) {
+        let before = self.queued.fetch_sub(count, Ordering::AcqRel);
+        // Each value is passed once on the way down: wake the waiters when half is gone.
+        let low = BACKLOG_HIGH / 2;
+        if before > low && before - count <= low {
+            self.room.notify_waiters();
+        }
+    }
+}
+
 /// A connection's inbox: a bounded queue and a wake-up. (A tokio channel would do, but it
 /// costs about 1.5 KiB per connection before its first message, a third of what an idle
 /// connection costs the server; this costs about a hundred bytes.)
-#[derive(Default)]
 struct Inbox {
     messages: Mutex<VecDeque<ToConn>>,
     arrived: Notify,
-    /// The connection's task is gone.
+    /// The connection's task is gone (set under the `messages` lock).
     closed: AtomicBool,
+    backlog: Arc<Backlog>,
 }
 
 /// Why a message was not queued.
@@ -105,10 +161,14 @@ impl InboxSender {
             return Err(InboxFull::Closed);
         }
         let mut messages = self.0.messages.lock().unwrap_or_else(|p| p.into_inner());
+        if self.0.closed.load(Ordering::Acquire) {
+            return Err(InboxFull::Closed);
+        }
         if messages.len() >= INBOX_MAX {
             return Err(InboxFull::Full);
         }
         messages.push_back(message);
+        self.0.backlog.added();
         drop(messages);
         self.0.arrived.notify_one();
         Ok(())
@@ -133,6 +193,9 @@ impl InboxReceiver {
     pub fn try_recv(&mut self) -> Option<ToConn> {
         let mut messages = self.0.messages.lock().unwrap_or_else(|p| p.into_inner());
         let message = messages.pop_front();
+        if message.is_some() {
+            self.0.backlog.taken(1);
+        }
         if messages.is_empty() && messages.capacity() > 64 {
             // A burst is over: give its memory back.
             *messages = VecDeque::new();
@@ -143,8 +206,10 @@ impl InboxReceiver {
 
 impl Drop for InboxReceiver {
     fn drop(&mut self) {
+        let mut messages = self.0.messages.lock().unwrap_or_else(|p| p.into_inner());
         self.0.closed.store(true, Ordering::Release);
-        self.0.messages.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.0.backlog.taken(messages.len());
+        messages.clear();
     }
 }
 
@@ -163,6 +228,7 @@ pub struct Online {
     /// inbox or their outbound queue was full; `slow_clients` in `/varz`).
     pub delivered: AtomicU64,
     pub overflowed: AtomicU64,
+    pub backlog: Arc<Backlog>,
 }
 
 impl Default for Online {
@@ -173,6 +239,7 @@ impl Default for Online {
             connections: AtomicUsize::new(0),
             delivered: AtomicU64::new(0),
             overflowed: AtomicU64::new(0),
+            backlog: Arc::default(),
         }
     }
 }
@@ -199,7 +266,12 @@ impl Online {
     /// Registers a logged-in connection. A master device replaces the older connections of
     /// the same uid and device flag: they are kicked with DISCONNECT `ConnectKick`.
     pub fn register(&self, id: ConnId, login: LoginInfo) -> ConnInbox {
-        let queue = Arc::new(Inbox::default());
+        let queue = Arc::new(Inbox {
+            messages: Mutex::default(),
+            arrived: Notify::new(),
+            closed: AtomicBool::new(false),
+            backlog: self.backlog.clone(),
+        });
         let (inbox, messages) = (InboxSender(queue.clone()), InboxReceiver(queue));
         let overflow = Arc::new(Overflow::default());
         let entry = ConnEntry {
@@ -387,6 +459,51 @@ mod tests {
         online.deliver(&uids, &delivery(Some(1)));
         assert!(other.overflow.raised());
         assert_eq!(online.overflowed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn the_backlog_counts_deliveries_until_taken_or_dropped_with_their_inbox() {
+        let online = Online::default();
+        let mut reader = online.register(1, login("u1", 1, DEVICE_LEVEL_SLAVE));
+        let gone = online.register(2, login("u2", 1, DEVICE_LEVEL_SLAVE));
+        let uids = vec!["u1".to_string(), "u2".to_string()];
+        for _ in 0..10 {
+            online.deliver(&uids, &delivery(None));
+        }
+        assert_eq!(online.backlog.queued(), 20);
+        for _ in 0..4 {
+            assert!(reader.messages.try_recv().is_some());
+        }
+        assert_eq!(online.backlog.queued(), 16);
+        drop(gone);
+        assert_eq!(online.backlog.queued(), 6, "a closed inbox's deliveries are gone");
+        assert_eq!(online.deliver(&uids, &delivery(None)), 1, "none into a closed inbox");
+        assert_eq!(online.backlog.queued(), 7);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn room_waits_while_the_backlog_is_high_until_half_is_taken() {
+        let backlog = Arc::new(Backlog::default());
+        for _ in 0..BACKLOG_HIGH {
+            backlog.added();
+        }
+        let waiter = tokio::spawn({
+            let backlog = backlog.clone();
+            async move { backlog.room().await }
+        });
+        tokio::task::yield_now().await;
+        backlog.taken(BACKLOG_HIGH / 4);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "still above half");
+        backlog.taken(BACKLOG_HIGH / 4);
+        waiter.await.unwrap();
+
+        // Nobody takes anything: it gives up waiting after BACKLOG_WAIT_MAX.
+        for _ in 0..BACKLOG_HIGH {
+            backlog.added();
+        }
+        backlog.room().await;
+        assert!(backlog.queued() >= BACKLOG_HIGH, "returned with the backlog still high");
     }
 
     #[test]

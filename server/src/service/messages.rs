@@ -524,6 +524,9 @@ impl Node {
     ) -> ServiceResult<Vec<Appended>> {
         let group = self.channel_group(channel_id, channel_type, true).await?;
         let group = group.ok_or_else(|| ServiceError::Internal("a created channel has no group".into()))?;
+        if let Some(fanout) = self.fanout() {
+            fanout.keep_up(group, records.len()).await;
+        }
         let mut appended = Vec::with_capacity(records.len());
         for chunk in records.chunks(MESSAGES_PER_COMMAND_MAX) {
             let mut batch = AppendBatch::new();
