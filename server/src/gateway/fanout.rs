@@ -155,8 +155,9 @@ impl Fanout {
         self.push(&key, job).await;
     }
 
-    /// Waits while the fan-out of `group` is more than `LAG_MAX` messages behind its
-    /// appends (at most `LAG_WAIT_MAX`): a sender to a channel whose receivers cannot be
+    /// Waits while the fan-out of `group` is further behind its appends than its receivers
+    /// allow (`LAG_DELIVERIES_MAX`, `LAG_MAX`), at most `LAG_WAIT_MAX`; then counts the
+    /// `messages` about to be appended. A sender to a channel whose receivers cannot be
     /// written to as fast as it sends waits, instead of its messages skipping their live
     /// delivery or overrunning its receivers' inboxes.
     pub async fn keep_up(&self, group: GroupId, messages: usize) {
@@ -172,7 +173,8 @@ impl Fanout {
                 }
                 tokio::time::Instant::now() >= deadline
             };
-            if waited_enough || tokio::time::timeout_at(deadline, notified).await.is_err() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if waited_enough || tokio::time::timeout(left, notified).await.is_err() {
                 return;
             }
         }

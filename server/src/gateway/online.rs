@@ -108,7 +108,8 @@ impl Backlog {
         let deadline = tokio::time::Instant::now() + BACKLOG_WAIT_MAX;
         loop {
             let notified = self.room.notified();
-            if self.queued() < BACKLOG_HIGH || tokio::time::timeout_at(deadline, notified).await.is_err() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if self.queued() < BACKLOG_HIGH || tokio::time::timeout(left, notified).await.is_err() {
                 return;
             }
         }
