@@ -114,7 +114,7 @@ impl Metrics {
         let mut out = String::new();
         let counters = [
             ("imserver_proposals_total", "Commands proposed to raft groups.", &self.proposals),
-            ("imserver_fsyncs_total", "Group-commit batches written and fsynced.", &self.fsyncs),
+            ("imserver_fsyncs_total", "Group-commit fsyncs.", &self.fsyncs),
             (
                 "imserver_fanout_dropped_total",
                 "Commit notes dropped because the fan-out's queue was full.",
@@ -141,7 +141,7 @@ impl Metrics {
         self.fsync_seconds.render(
             &mut out,
             "imserver_fsync_seconds",
-            "Group-commit write and fsync, seconds.",
+            "Group-commit fsyncs (on the store's syncer thread), seconds.",
         );
         self.batch_ops.render(&mut out, "imserver_batch_ops", "Writes per group-commit batch.");
         out
