@@ -102,7 +102,7 @@ fn run_cell(
         counted.fetch_add(1, Ordering::Relaxed);
     });
     let syncer = Syncer::spawn(store.clone(), on_synced).unwrap();
-    // The batch whose sync is running: it must be durable before the next sync starts.
+    // The batch whose sync is running: waited for before the next batch is built.
     let mut syncing = None;
     let mut next = vec![1u64; groups as usize];
     let mut entries = 0u64;
@@ -122,10 +122,11 @@ fn run_cell(
         }
         let written = store.write(&write).unwrap();
         if sync {
+            // Runs once the previous batch's sync has ended.
+            syncer.start().unwrap();
             if let Some(previous) = syncing {
                 syncer.wait(previous).unwrap();
             }
-            syncer.start().unwrap();
             syncing = Some(written);
         }
         entries += batch as u64;

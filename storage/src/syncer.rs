@@ -60,23 +60,21 @@ impl<E: Engine> Syncer<E> {
     /// without waiting for it (unless inline). Fails if an earlier sync failed.
     pub fn start(&self) -> Result<()> {
         let shared = &self.shared;
+        let mut state = lock(&shared.state);
+        if let Some(error) = &state.failed {
+            return Err(error.clone());
+        }
         let written = shared.store.written();
         if written <= shared.store.durable() {
-            return lock(&shared.state).failed.clone().map_or(Ok(()), Err);
+            return Ok(());
         }
         if self.thread.is_none() {
-            if let Some(error) = &lock(&shared.state).failed {
-                return Err(error.clone());
-            }
+            drop(state);
             let result = shared.sync_once();
             if let Err(error) = &result {
                 lock(&shared.state).failed = Some(error.clone());
             }
             return result;
-        }
-        let mut state = lock(&shared.state);
-        if let Some(error) = &state.failed {
-            return Err(error.clone());
         }
         if written > state.wanted {
             state.wanted = written;

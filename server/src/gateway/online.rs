@@ -158,9 +158,6 @@ impl std::fmt::Debug for InboxSender {
 
 impl InboxSender {
     fn try_send(&self, message: ToConn) -> Result<(), InboxFull> {
-        if self.0.closed.load(Ordering::Acquire) {
-            return Err(InboxFull::Closed);
-        }
         let mut messages = self.0.messages.lock().unwrap_or_else(|p| p.into_inner());
         if self.0.closed.load(Ordering::Acquire) {
             return Err(InboxFull::Closed);
