@@ -25,6 +25,7 @@ mod raft_log;
 mod rocks;
 mod store;
 mod syncer;
+mod tail;
 
 pub use batch::WriteBatch;
 pub use codec::prefix_end;

@@ -9,6 +9,7 @@ use consensus::{Entry, HardState, LogIndex, Membership, Payload, Snapshot, Snaps
 
 use crate::batch::Op;
 use crate::codec::{self, group_prefix, log_key, prefix_end};
+use crate::tail::Tails;
 use crate::{Cf, Engine, Error, GroupId, GroupMap, RawBatch, Result, WriteBatch};
 
 /// Where a group's log stands: `first_index()..=last_index` hold entries, and
@@ -42,6 +43,8 @@ pub struct Store<E: Engine> {
     write_lock: Mutex<()>,
     /// Each group's [`LogState`], loaded on first use and kept in step by `write`.
     pub(crate) logs: Mutex<GroupMap<LogState>>,
+    /// The entries each group appended last, for reads that follow writes.
+    tails: Mutex<Tails>,
     /// Batches written, and the last of them known durable.
     pub(crate) written: AtomicU64,
     pub(crate) synced: AtomicU64,
@@ -53,6 +56,7 @@ impl<E: Engine> Store<E> {
             engine,
             write_lock: Mutex::new(()),
             logs: Mutex::new(GroupMap::default()),
+            tails: Mutex::default(),
             written: AtomicU64::new(0),
             synced: AtomicU64::new(0),
         }
@@ -75,6 +79,7 @@ impl<E: Engine> Store<E> {
             self.engine.write(raw)?;
         }
         lock(&self.logs).extend(logs.states);
+        lock(&self.tails).apply(&batch.ops);
         Ok(self.written.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
@@ -107,12 +112,14 @@ impl<E: Engine> Store<E> {
     /// After the engine lost its unsynced batches: forget what was cached about them.
     pub(crate) fn reset_after_crash(&self) {
         lock(&self.logs).clear();
+        lock(&self.tails).clear();
         self.written.store(self.synced.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     /// Drops the cached [`LogState`] of a group evicted from memory.
     pub fn forget(&self, group: GroupId) {
         lock(&self.logs).remove(&group);
+        lock(&self.tails).forget(group);
     }
 
     pub fn log_state(&self, group: GroupId) -> Result<LogState> {
@@ -244,6 +251,9 @@ impl<E: Engine> Store<E> {
         }
         let mut entries = Vec::new();
         if lo >= hi {
+            return Ok(entries);
+        }
+        if let Some(entries) = lock(&self.tails).read(group, lo, hi, bytes_max) {
             return Ok(entries);
         }
         let (mut bytes, mut result) = (0, Ok(()));

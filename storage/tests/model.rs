@@ -206,6 +206,12 @@ fn observe<E: Engine>(store: &Store<E>) -> Model {
             })
             .collect();
         assert_eq!(store.memberships(*group).unwrap(), memberships);
+        // The newest entries, as a driver reads them to apply them (from memory, mostly).
+        for back in 1..=entries.len().min(3) {
+            let from = entries[entries.len() - back].index;
+            let newest = store.entries(*group, from, state.last_index.next(), usize::MAX).unwrap();
+            assert_eq!(newest, entries[entries.len() - back..]);
+        }
         // A byte limit stops early but always returns one entry.
         if let Some(first) = entries.first() {
             let one = store.entries(*group, first.index, state.last_index.next(), 0).unwrap();
