@@ -1,6 +1,7 @@
 //! Identifiers as WuKongIM makes them: snowflake message ids, person-channel fake ids, and
 //! the slot a key belongs to.
 
+use std::hash::Hasher;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +15,15 @@ pub const SYSTEM_UID: &str = "____system";
 /// The slot of a channel or user key: `crc32_ieee(key) % slot_count`, as WuKongIM.
 pub fn slot_of(key: &str, slot_count: u32) -> u32 {
     crc32fast::hash(key.as_bytes()) % slot_count
+}
+
+/// Which of `shards` locks (or workers) a key goes to, inside this process: a cheap hash,
+/// several times faster than CRC32 on the short keys (uids) the fan-out looks up for every
+/// member of a group for every message. Not WuKongIM's slot: [`slot_of`] is that.
+pub fn shard_of(key: &[u8], shards: usize) -> usize {
+    let mut hasher = storage::GroupHasher::default();
+    hasher.write(key);
+    (hasher.finish() % shards as u64) as usize
 }
 
 /// The channel id of the person channel between `from` and `to`: the uid with the larger

@@ -18,8 +18,10 @@ use std::time::Duration;
 use storage::{GroupId, Order};
 use tokio::sync::{mpsc, Notify};
 
+use super::online::Recipient;
 use super::{ConnId, Delivery};
 use crate::driver::{Committed, NoteMessages};
+use crate::ids::shard_of;
 use crate::service::channel_permission::original_channel_id;
 use crate::service::{Node, ServiceResult};
 use crate::sm::channel::{self, StoredMessage};
@@ -100,8 +102,14 @@ impl Progress {
     }
 }
 
-/// A channel's subscribers, as read under a subscriber epoch.
-type CachedSubscribers = (u64, Arc<Vec<String>>);
+/// A channel's subscribers, as read under a subscriber epoch, and their connections, as
+/// found under a registry epoch ([`super::online::Online::epoch`]).
+struct CachedSubscribers {
+    epoch: u64,
+    uids: Arc<Vec<String>>,
+    online_epoch: u64,
+    recipients: Arc<Vec<Recipient>>,
+}
 
 impl Fanout {
     /// Starts the dispatcher of the driver's commit notes and the workers. They hold the
@@ -216,33 +224,45 @@ impl Fanout {
     }
 
     async fn push(&self, channel_id: &str, job: Job) {
-        let worker = crc32fast::hash(original_channel_id(channel_id).as_bytes()) as usize % WORKERS;
+        let worker = shard_of(original_channel_id(channel_id).as_bytes(), WORKERS);
         // Fails only when the workers stopped with the node.
         let _ = self.workers[worker].send(job).await;
     }
 
-    async fn subscribers_of(
+    /// The online connections of a channel's subscribers. Kept per channel until its
+    /// subscribers change or anyone logs in or out: a message to a group of a hundred then
+    /// looks up no uid, where it looked up every member.
+    async fn recipients_of(
         &self,
         node: &Node,
         channel_id: &str,
         channel_type: u8,
-    ) -> ServiceResult<Arc<Vec<String>>> {
+    ) -> ServiceResult<Arc<Vec<Recipient>>> {
         let key = (original_channel_id(channel_id).to_string(), channel_type);
         let epoch = self.epoch.load(Ordering::Acquire);
-        if let Some((cached_epoch, uids)) =
-            self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
-        {
-            if *cached_epoch == epoch {
-                return Ok(uids.clone());
+        let online_epoch = node.online.epoch();
+        let known = {
+            let cache = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+            match cache.get(&key) {
+                Some(cached) if cached.epoch == epoch && cached.online_epoch == online_epoch => {
+                    return Ok(cached.recipients.clone());
+                }
+                Some(cached) if cached.epoch == epoch => Some(cached.uids.clone()),
+                _ => None,
             }
-        }
-        let uids = Arc::new(node.subscribers(&key.0, channel_type).await?);
+        };
+        let uids = match known {
+            Some(uids) => uids,
+            None => Arc::new(node.subscribers(&key.0, channel_type).await?),
+        };
+        let recipients = Arc::new(node.online.recipients(&uids));
         let mut cache = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= SUBSCRIBER_LISTS_CACHED_MAX {
             cache.clear();
         }
-        cache.insert(key, (epoch, uids.clone()));
-        Ok(uids)
+        let cached = CachedSubscribers { epoch, uids, online_epoch, recipients: recipients.clone() };
+        cache.insert(key, cached);
+        Ok(recipients)
     }
 }
 
@@ -335,13 +355,13 @@ async fn deliver_committed(
         }
         _ => channel::messages(&*node.state, group, from, last, CATCH_UP_MAX, Order::Ascending)?,
     };
-    let uids = fanout.subscribers_of(node, channel_id, channel_type).await?;
+    let recipients = fanout.recipients_of(node, channel_id, channel_type).await?;
     let mut receivers = None;
     for message in &messages {
         node.online.backlog.room().await;
         let mut delivery = delivery_of(channel_id, channel_type, message);
         delivery.sender = fanout.take_sender(delivery.message_id);
-        receivers = Some(node.online.deliver(&uids, &Arc::new(delivery)));
+        receivers = Some(node.online.deliver_to(&recipients, &Arc::new(delivery)));
     }
     if delivered.len() >= CHANNELS_REMEMBERED_MAX {
         delivered.clear();
@@ -356,9 +376,9 @@ async fn deliver_direct(
     mut delivery: Arc<Delivery>,
     uids: Option<Arc<Vec<String>>>,
 ) -> ServiceResult<()> {
-    let uids = match uids {
-        Some(uids) => uids,
-        None => fanout.subscribers_of(node, &delivery.channel_id, delivery.channel_type).await?,
+    let recipients = match uids {
+        Some(uids) => Arc::new(node.online.recipients(&uids)),
+        None => fanout.recipients_of(node, &delivery.channel_id, delivery.channel_type).await?,
     };
     if let Some(sender) = fanout.take_sender(delivery.message_id) {
         Arc::make_mut(&mut delivery).sender = Some(sender);
@@ -368,7 +388,7 @@ async fn deliver_direct(
     if shown != delivery.channel_id {
         Arc::make_mut(&mut delivery).channel_id = shown;
     }
-    node.online.deliver(&uids, &delivery);
+    node.online.deliver_to(&recipients, &delivery);
     Ok(())
 }
 

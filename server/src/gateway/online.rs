@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use tokio::sync::Notify;
 
 use super::{ConnId, Delivery, ToConn};
+use crate::ids::shard_of;
 
 /// Messages waiting in one connection's inbox at most. Its task turns each into a RECV at
 /// once, so a full inbox means the task cannot keep up: the connection is closed (its
@@ -48,6 +49,16 @@ pub struct ConnEntry {
     pub transport: &'static str,
     pub remote_addr: String,
     pub connected_at_ms: i64,
+    inbox: InboxSender,
+    overflow: Arc<Overflow>,
+}
+
+/// Where a delivery to one connection goes: what the fan-out keeps of each online device
+/// of a channel's subscribers ([`Online::recipients`]), so that a message to a group looks
+/// up no uids.
+#[derive(Clone, Debug)]
+pub struct Recipient {
+    id: ConnId,
     inbox: InboxSender,
     overflow: Arc<Overflow>,
 }
@@ -222,6 +233,9 @@ pub struct Online {
     next_id: AtomicU64,
     shards: Vec<Mutex<HashMap<String, Vec<ConnEntry>>>>,
     connections: AtomicUsize,
+    /// Bumped by every login and logout: a list of recipients made under an older value
+    /// may miss a connection or hold a closed one.
+    epoch: AtomicU64,
     /// RECVs handed to inboxes, and connections closed because they did not keep up (their
     /// inbox or their outbound queue was full; `slow_clients` in `/varz`).
     pub delivered: AtomicU64,
@@ -235,6 +249,7 @@ impl Default for Online {
             next_id: AtomicU64::new(1),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             connections: AtomicUsize::new(0),
+            epoch: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             overflowed: AtomicU64::new(0),
             backlog: Arc::default(),
@@ -301,6 +316,7 @@ impl Online {
             }
             conns.push(entry);
         }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.connections.fetch_add(1, Ordering::Relaxed);
         self.connections.fetch_sub(kicked.len(), Ordering::Relaxed);
         for old in kicked {
@@ -321,6 +337,7 @@ impl Online {
             shard.remove(uid);
         }
         drop(shard);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.connections.fetch_sub(removed, Ordering::Relaxed);
     }
 
@@ -342,27 +359,50 @@ impl Online {
         kicked
     }
 
-    /// Hands `delivery` to every connection of every uid in `uids`, except the sending
-    /// connection. Never waits: a full inbox closes that connection.
-    pub fn deliver(&self, uids: &[String], delivery: &Arc<Delivery>) -> usize {
-        let mut handed = 0;
+    /// The registry's epoch: read it before [`Online::recipients`], and the list is
+    /// current while the epoch is unchanged.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Every connection of every uid in `uids`.
+    pub fn recipients(&self, uids: &[String]) -> Vec<Recipient> {
+        let mut recipients = Vec::new();
         for uid in uids {
             let shard = self.shard(uid);
             let Some(conns) = shard.get(uid) else { continue };
-            for entry in conns {
-                if delivery.sender == Some(entry.id) {
-                    continue;
-                }
-                match entry.inbox.try_send(ToConn::Deliver(delivery.clone())) {
-                    Ok(()) => handed += 1,
-                    Err(InboxFull::Full) => {
-                        if !entry.overflow.raised() {
-                            self.overflowed.fetch_add(1, Ordering::Relaxed);
-                            entry.overflow.raise();
-                        }
+            recipients.extend(conns.iter().map(|entry| Recipient {
+                id: entry.id,
+                inbox: entry.inbox.clone(),
+                overflow: entry.overflow.clone(),
+            }));
+        }
+        recipients
+    }
+
+    /// Hands `delivery` to every connection of every uid in `uids`, except the sending
+    /// connection. Never waits: a full inbox closes that connection.
+    pub fn deliver(&self, uids: &[String], delivery: &Arc<Delivery>) -> usize {
+        self.deliver_to(&self.recipients(uids), delivery)
+    }
+
+    /// Hands `delivery` to `recipients` (closed ones are skipped), except the sending
+    /// connection. Never waits: a full inbox closes that connection.
+    pub fn deliver_to(&self, recipients: &[Recipient], delivery: &Arc<Delivery>) -> usize {
+        let mut handed = 0;
+        for recipient in recipients {
+            if delivery.sender == Some(recipient.id) {
+                continue;
+            }
+            match recipient.inbox.try_send(ToConn::Deliver(delivery.clone())) {
+                Ok(()) => handed += 1,
+                Err(InboxFull::Full) => {
+                    if !recipient.overflow.raised() {
+                        self.overflowed.fetch_add(1, Ordering::Relaxed);
+                        recipient.overflow.raise();
                     }
-                    Err(InboxFull::Closed) => {}
                 }
+                Err(InboxFull::Closed) => {}
             }
         }
         self.delivered.fetch_add(handed as u64, Ordering::Relaxed);
@@ -391,7 +431,7 @@ impl Online {
     }
 
     fn shard(&self, uid: &str) -> MutexGuard<'_, HashMap<String, Vec<ConnEntry>>> {
-        let index = crc32fast::hash(uid.as_bytes()) as usize % SHARDS;
+        let index = shard_of(uid.as_bytes(), SHARDS);
         self.shards[index].lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -457,6 +497,27 @@ mod tests {
         online.deliver(&uids, &delivery(Some(1)));
         assert!(other.overflow.raised());
         assert_eq!(online.overflowed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_list_of_recipients_holds_while_the_epoch_does_and_skips_closed_connections() {
+        let online = Online::default();
+        let uids = vec!["u1".to_string(), "u2".to_string()];
+        let before = online.epoch();
+        let mut first = online.register(1, login("u1", 1, DEVICE_LEVEL_SLAVE));
+        let second = online.register(2, login("u2", 1, DEVICE_LEVEL_SLAVE));
+        assert!(online.epoch() > before, "a login changes the epoch");
+        let epoch = online.epoch();
+        let recipients = online.recipients(&uids);
+        assert_eq!(recipients.len(), 2);
+        assert_eq!(online.deliver_to(&recipients, &delivery(Some(2))), 1, "not to the sender");
+        assert!(first.messages.try_recv().is_some());
+
+        drop(second);
+        online.unregister("u2", 2);
+        assert!(online.epoch() > epoch, "a logout changes the epoch");
+        assert_eq!(online.deliver_to(&recipients, &delivery(None)), 1, "a stale list skips the closed one");
+        assert_eq!(online.recipients(&uids).len(), 1);
     }
 
     #[test]

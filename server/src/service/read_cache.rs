@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use storage::{GroupId, Order, Tier};
 
+use crate::ids::shard_of;
 use crate::sm::StateRead;
 
 /// Locks the cache is split over.
@@ -27,6 +28,20 @@ struct Shard {
     epoch: u64,
     /// group tier, group id, key → the value, or `None` for a key known to be absent.
     values: HashMap<Vec<u8>, Option<Bytes>>,
+    /// The same and a range's bounds → the range's first (or last) entry: "has this list
+    /// anyone in it" (a group's blacklist, whitelist), asked by every send.
+    firsts: HashMap<Vec<u8>, Option<(Bytes, Bytes)>>,
+}
+
+impl Shard {
+    /// Empties the shard if `epoch` is not the one it holds values of.
+    fn at(&mut self, epoch: u64) {
+        if self.epoch != epoch {
+            self.values.clear();
+            self.firsts.clear();
+            self.epoch = epoch;
+        }
+    }
 }
 
 /// [`StateRead`] over the store, with slot-tier point reads cached.
@@ -58,13 +73,11 @@ impl StateRead for CachedState {
         }
         let epoch = self.epoch.load(Ordering::Acquire);
         let cached = cache_key(group, key);
-        let shard = &self.shards[crc32fast::hash(&cached) as usize % SHARDS];
+        let shard = &self.shards[shard_of(&cached, SHARDS)];
         {
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            if shard.epoch != epoch {
-                shard.values.clear();
-                shard.epoch = epoch;
-            } else if let Some(value) = shard.values.get(&cached) {
+            shard.at(epoch);
+            if let Some(value) = shard.values.get(&cached) {
                 return Ok(value.clone());
             }
         }
@@ -87,7 +100,33 @@ impl StateRead for CachedState {
         limit: usize,
         order: Order,
     ) -> storage::Result<Vec<(Bytes, Bytes)>> {
-        self.inner.scan(group, from, to, limit, order)
+        if group.tier != Tier::Slot || limit != 1 {
+            return self.inner.scan(group, from, to, limit, order);
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let mut cached = cache_key(group, from);
+        // Unambiguous: the bounds' lengths and whether there is an upper one are in it.
+        cached.push(order as u8 | u8::from(to.is_some()) << 1);
+        cached.extend_from_slice(to.unwrap_or_default());
+        cached.extend_from_slice(&(from.len() as u32).to_be_bytes());
+        let shard = &self.shards[shard_of(&cached, SHARDS)];
+        {
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            shard.at(epoch);
+            if let Some(first) = shard.firsts.get(&cached) {
+                return Ok(first.iter().cloned().collect());
+            }
+        }
+        let mut found = self.inner.scan(group, from, to, limit, order)?;
+        let first = found.pop();
+        let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if shard.epoch == epoch {
+            if shard.firsts.len() >= KEYS_PER_SHARD_MAX {
+                shard.firsts.clear();
+            }
+            shard.firsts.insert(cached, first.clone());
+        }
+        Ok(first.into_iter().collect())
     }
 }
 
@@ -109,13 +148,52 @@ mod tests {
         fn scan(
             &self,
             _: GroupId,
-            _: &[u8],
-            _: Option<&[u8]>,
-            _: usize,
-            _: Order,
+            from: &[u8],
+            to: Option<&[u8]>,
+            limit: usize,
+            order: Order,
         ) -> storage::Result<Vec<(Bytes, Bytes)>> {
-            Ok(Vec::new())
+            self.1.fetch_add(1, Ordering::Relaxed);
+            let map = self.0.lock().unwrap();
+            let range = map.range(from.to_vec()..).take_while(|(key, _)| to.is_none_or(|to| &key[..] < to));
+            let pairs = range.map(|(key, value)| (Bytes::copy_from_slice(key), value.clone()));
+            let mut pairs: Vec<_> = pairs.collect();
+            if order == Order::Descending {
+                pairs.reverse();
+            }
+            pairs.truncate(limit);
+            Ok(pairs)
         }
+    }
+
+    #[test]
+    fn the_first_entry_of_a_slot_range_is_cached_until_the_epoch_moves() {
+        let store = Arc::new(Map::default());
+        let epoch = Arc::new(AtomicU64::new(0));
+        let cache = CachedState::new(store.clone(), epoch.clone());
+        let slot = GroupId::new(Tier::Slot, 3);
+        let first = |from: &[u8], to: Option<&[u8]>, order| cache.scan(slot, from, to, 1, order).unwrap();
+        assert!(first(b"b/", Some(b"b0"), Order::Ascending).is_empty());
+        store.0.lock().unwrap().insert(b"b/x".to_vec(), Bytes::from_static(b"1"));
+        store.0.lock().unwrap().insert(b"b/y".to_vec(), Bytes::from_static(b"2"));
+        assert!(first(b"b/", Some(b"b0"), Order::Ascending).is_empty(), "cached until the driver says");
+        assert_eq!(store.1.load(Ordering::Relaxed), 1);
+        epoch.fetch_add(1, Ordering::Release);
+        let pair = |key: &'static [u8], value: &'static [u8]| vec![(Bytes::from(key), Bytes::from(value))];
+        assert_eq!(first(b"b/", Some(b"b0"), Order::Ascending), pair(b"b/x", b"1"));
+        assert_eq!(first(b"b/", Some(b"b0"), Order::Ascending), pair(b"b/x", b"1"));
+        assert_eq!(store.1.load(Ordering::Relaxed), 2);
+        // Another order or other bounds are other ranges.
+        assert_eq!(first(b"b/", Some(b"b0"), Order::Descending), pair(b"b/y", b"2"));
+        assert_eq!(first(b"b/", None, Order::Ascending), pair(b"b/x", b"1"));
+        assert_eq!(first(b"b/y", Some(b"b0"), Order::Ascending), pair(b"b/y", b"2"));
+        assert_eq!(store.1.load(Ordering::Relaxed), 5);
+        // Longer scans and other tiers go to the store every time.
+        assert_eq!(cache.scan(slot, b"b/", None, 2, Order::Ascending).unwrap().len(), 2);
+        let channel = GroupId::new(Tier::Channel, 3);
+        cache.scan(channel, b"b/", None, 1, Order::Ascending).unwrap();
+        cache.scan(channel, b"b/", None, 1, Order::Ascending).unwrap();
+        assert_eq!(store.1.load(Ordering::Relaxed), 8);
     }
 
     #[test]
