@@ -34,6 +34,7 @@ use consensus::{
 };
 use storage::{Engine, GroupId, GroupLog, GroupMap, OnSynced, Store, Syncer, Tier, WriteBatch};
 use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::sm::channel::StoredMessage;
@@ -150,12 +151,20 @@ impl DriverHandle {
     }
 }
 
+/// A proposal waiting for its entry: the term it was proposed in, when the driver took it,
+/// and where its answer goes.
+struct Waiter {
+    term: Term,
+    taken: Instant,
+    reply: oneshot::Sender<ProposeResult>,
+}
+
 struct Hosted<E: Engine> {
     node: RawNode<GroupLog<E>>,
     sm: Box<dyn StateMachine>,
     /// Proposals waiting for their entry to be applied: by index, with the term the entry
     /// was proposed in (another leader's entry may take the index).
-    waiters: BTreeMap<LogIndex, (Term, oneshot::Sender<ProposeResult>)>,
+    waiters: BTreeMap<LogIndex, Waiter>,
     idle_ticks: u32,
     /// The term and vote of the last hard state written: a Ready that changes them must be
     /// fsynced before the group acts on it (a vote is a promise); one that moves only the
@@ -289,8 +298,8 @@ impl<E: Engine> Driver<E> {
             tracing::error!(%error, "storage failed at stop");
         }
         for hosted in self.groups.values_mut() {
-            for (_, (_, waiter)) in std::mem::take(&mut hosted.waiters) {
-                let _ = waiter.send(Err(ProposeFailure::Stopped));
+            for (_, waiter) in std::mem::take(&mut hosted.waiters) {
+                let _ = waiter.reply.send(Err(ProposeFailure::Stopped));
             }
         }
     }
@@ -319,7 +328,7 @@ impl<E: Engine> Driver<E> {
                 match hosted.node.propose(command) {
                     Ok(index) => {
                         let term = hosted.node.status().term;
-                        hosted.waiters.insert(index, (term, reply));
+                        hosted.waiters.insert(index, Waiter { term, taken: Instant::now(), reply });
                         self.dirty.insert(group);
                     }
                     Err(ProposeError::NotLeader(leader)) => {
@@ -428,7 +437,7 @@ impl<E: Engine> Driver<E> {
         // Readys that must be durable before `advance`, and those that need not.
         let mut to_sync: Vec<(GroupId, Ready)> = Vec::new();
         let mut readys: Vec<(GroupId, Ready)> = Vec::new();
-        let mut answers: Vec<(oneshot::Sender<ProposeResult>, ProposeResult)> = Vec::new();
+        let mut answers: Vec<(Waiter, ProposeResult)> = Vec::new();
         let mut slot_applied = false;
         let mut notes = Vec::new();
         for group in std::mem::take(&mut self.dirty) {
@@ -449,7 +458,8 @@ impl<E: Engine> Driver<E> {
                     tracing::info!(?group, role = ?soft.role, "group lost leadership");
                 }
             }
-            apply(&*self.store, group, hosted, &ready.committed_entries, &mut batch, &mut answers)?;
+            let entries = &ready.committed_entries;
+            apply(&*self.store, group, hosted, entries, &mut batch, &mut answers)?;
             slot_applied |= group.tier == Tier::Slot && !ready.committed_entries.is_empty();
             if let Some(new) = hosted.sm.take_appended() {
                 let messages = new.messages.and_then(|list| NoteMessages::lease(list, &self.committed_bytes));
@@ -478,8 +488,9 @@ impl<E: Engine> Driver<E> {
                 }
             }
         }
-        for (reply, result) in answers {
-            let _ = reply.send(result);
+        for (waiter, result) in answers {
+            self.metrics.driver_seconds.observe(waiter.taken.elapsed().as_secs_f64());
+            let _ = waiter.reply.send(result);
         }
         for (group, ready) in readys {
             self.advance(group, ready);
@@ -536,7 +547,7 @@ fn apply<E: Engine>(
     hosted: &mut Hosted<E>,
     entries: &[Entry],
     batch: &mut WriteBatch,
-    answers: &mut Vec<(oneshot::Sender<ProposeResult>, ProposeResult)>,
+    answers: &mut Vec<(Waiter, ProposeResult)>,
 ) -> storage::Result<()> {
     let Some(last) = entries.last() else { return Ok(()) };
     let mut written = BTreeMap::new();
@@ -553,15 +564,16 @@ fn apply<E: Engine>(
                 break;
             }
             let index = *waiter.key();
-            let (term, reply) = waiter.remove();
-            let is_this =
-                index == entry.index && term == entry.term && matches!(entry.payload, Payload::Command(_));
+            let waiter = waiter.remove();
+            let is_this = index == entry.index
+                && waiter.term == entry.term
+                && matches!(entry.payload, Payload::Command(_));
             let result = match (&result, is_this) {
                 (Applied::Refused(reason), true) => Err(ProposeFailure::Refused(reason.clone())),
                 (applied, true) => Ok(applied.clone()),
                 (_, false) => Err(ProposeFailure::Dropped),
             };
-            answers.push((reply, result));
+            answers.push((waiter, result));
         }
     }
     tx.put(Bytes::from_static(APPLIED_KEY), Bytes::copy_from_slice(&last.index.0.to_be_bytes()));

@@ -75,6 +75,8 @@ pub struct Metrics {
     groups: [AtomicI64; 3],
     /// Proposal to applied, as the proposer waits for it.
     pub commit_seconds: Histogram,
+    /// Proposal taken by the driver to answered: the part of the commit the driver takes.
+    pub driver_seconds: Histogram,
     pub fsync_seconds: Histogram,
     /// Writes per group-commit batch.
     pub batch_ops: Histogram,
@@ -92,6 +94,7 @@ impl Default for Metrics {
             api_errors: Counter::default(),
             groups: Default::default(),
             commit_seconds: Histogram::new(SECONDS),
+            driver_seconds: Histogram::new(SECONDS),
             fsync_seconds: Histogram::new(SECONDS),
             batch_ops: Histogram::new(OPS),
         }
@@ -138,6 +141,11 @@ impl Metrics {
             let _ = writeln!(out, "{name}{{tier=\"{tier}\"}} {count}");
         }
         self.commit_seconds.render(&mut out, "imserver_commit_seconds", "Proposal to applied, seconds.");
+        self.driver_seconds.render(
+            &mut out,
+            "imserver_driver_seconds",
+            "Proposal taken by the driver to answered, seconds.",
+        );
         self.fsync_seconds.render(
             &mut out,
             "imserver_fsync_seconds",
