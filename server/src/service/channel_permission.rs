@@ -6,7 +6,7 @@ use protocol::{ChannelType, ReasonCode};
 
 use super::channels::MemberList;
 use super::users::denied;
-use super::{Node, ServiceResult};
+use super::{Node, ServiceError, ServiceResult};
 use crate::ids::{person_peer, CHANNEL_PERSON};
 
 /// The suffix of a channel's command twin (WuKongIM's `channel.cmdSuffix` default): the
@@ -42,6 +42,31 @@ impl Node {
     /// sender → IN_BLACKLIST, a non-subscriber → SUBSCRIBER_NOT_EXIST, and, when it has an
     /// allow list, a sender not in it → NOT_IN_WHITELIST.
     pub async fn check_send_permission(
+        &self,
+        from_uid: &str,
+        channel_id: &str,
+        channel_type: u8,
+    ) -> ServiceResult<()> {
+        // Every read below is slot state: the verdict holds while the slot epoch does.
+        let epoch = self.permissions.epoch();
+        let mut key = Vec::with_capacity(from_uid.len() + channel_id.len() + 3);
+        key.extend_from_slice(from_uid.as_bytes());
+        key.push(0);
+        key.extend_from_slice(channel_id.as_bytes());
+        key.push(0);
+        key.push(channel_type);
+        if let Some(verdict) = self.permissions.get(epoch, &key) {
+            return verdict;
+        }
+        let verdict = self.decide_send_permission(from_uid, channel_id, channel_type).await;
+        // A failed read is not a verdict.
+        if matches!(verdict, Ok(()) | Err(ServiceError::Denied { .. })) {
+            self.permissions.put(epoch, key, verdict.clone());
+        }
+        verdict
+    }
+
+    async fn decide_send_permission(
         &self,
         from_uid: &str,
         channel_id: &str,

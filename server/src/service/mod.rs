@@ -22,6 +22,7 @@ use crate::gateway::fanout::Fanout;
 use crate::gateway::online::Online;
 use crate::ids::{slot_of, Snowflake};
 use crate::metrics::Metrics;
+use crate::service::read_cache::SlotVerdicts;
 use crate::sm::channel::ChannelCommand;
 use crate::sm::slot::{be_u64, placement_key, SlotCommand};
 use crate::sm::{Applied, StateRead};
@@ -80,6 +81,8 @@ pub struct Node {
     /// delivered to connections.
     fanout: OnceLock<Arc<Fanout>>,
     placements: Mutex<Placements>,
+    /// Send permissions decided, by sender and channel ([`Node::check_send_permission`]).
+    permissions: SlotVerdicts<ServiceResult<()>>,
 }
 
 /// Channel placements remembered, both ways: the fan-out learns groups from the driver
@@ -99,6 +102,7 @@ impl Node {
     ) -> Node {
         let ids = Snowflake::new(config.cluster.node_id);
         let state: Arc<dyn StateRead> = Arc::new(read_cache::CachedState::new(state, driver.slot_epoch()));
+        let permissions = SlotVerdicts::new(driver.slot_epoch());
         Node {
             config,
             driver,
@@ -108,6 +112,7 @@ impl Node {
             online: Arc::new(Online::default()),
             fanout: OnceLock::new(),
             placements: Mutex::new(Placements::default()),
+            permissions,
         }
     }
 

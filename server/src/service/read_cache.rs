@@ -130,6 +130,52 @@ impl StateRead for CachedState {
     }
 }
 
+/// Answers computed from slot state alone (a send permission), kept like the reads they
+/// came from: until the slot epoch moves. Keyed by bytes the caller makes unambiguous.
+pub struct SlotVerdicts<V> {
+    epoch: Arc<AtomicU64>,
+    shards: Vec<Mutex<VerdictShard<V>>>,
+}
+
+/// The epoch a shard's verdicts were decided under, and the verdicts.
+type VerdictShard<V> = (u64, HashMap<Vec<u8>, V>);
+
+impl<V: Clone> SlotVerdicts<V> {
+    /// `epoch` is the driver's slot epoch (`DriverHandle::slot_epoch`).
+    pub fn new(epoch: Arc<AtomicU64>) -> SlotVerdicts<V> {
+        SlotVerdicts { epoch, shards: (0..SHARDS).map(|_| Mutex::new((0, HashMap::new()))).collect() }
+    }
+
+    /// The epoch to read under: load it before reading what a verdict depends on.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, epoch: u64, key: &[u8]) -> Option<V> {
+        let shard = self.shards[shard_of(key, SHARDS)].lock().unwrap_or_else(|p| p.into_inner());
+        if shard.0 != epoch {
+            return None;
+        }
+        shard.1.get(key).cloned()
+    }
+
+    /// Keeps `value`, decided from reads made under `epoch`, unless the epoch moved since.
+    pub fn put(&self, epoch: u64, key: Vec<u8>, value: V) {
+        let mut shard = self.shards[shard_of(&key, SHARDS)].lock().unwrap_or_else(|p| p.into_inner());
+        if shard.0 != epoch {
+            if epoch < shard.0 || epoch != self.epoch() {
+                return;
+            }
+            shard.1.clear();
+            shard.0 = epoch;
+        }
+        if shard.1.len() >= KEYS_PER_SHARD_MAX {
+            shard.1.clear();
+        }
+        shard.1.insert(key, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -194,6 +240,22 @@ mod tests {
         cache.scan(channel, b"b/", None, 1, Order::Ascending).unwrap();
         cache.scan(channel, b"b/", None, 1, Order::Ascending).unwrap();
         assert_eq!(store.1.load(Ordering::Relaxed), 8);
+    }
+
+    #[test]
+    fn a_verdict_is_kept_until_the_epoch_moves_and_never_under_an_old_one() {
+        let epoch = Arc::new(AtomicU64::new(0));
+        let verdicts = SlotVerdicts::new(epoch.clone());
+        let read_under = verdicts.epoch();
+        verdicts.put(read_under, b"k".to_vec(), true);
+        assert_eq!(verdicts.get(verdicts.epoch(), b"k"), Some(true));
+        epoch.fetch_add(1, Ordering::Release);
+        assert_eq!(verdicts.get(verdicts.epoch(), b"k"), None, "the slot state changed");
+        // Decided from reads under the old epoch, after it moved: not kept.
+        verdicts.put(read_under, b"j".to_vec(), false);
+        assert_eq!(verdicts.get(verdicts.epoch(), b"j"), None);
+        verdicts.put(verdicts.epoch(), b"j".to_vec(), false);
+        assert_eq!(verdicts.get(verdicts.epoch(), b"j"), Some(false));
     }
 
     #[test]
