@@ -95,7 +95,7 @@ impl Server {
         node.start_fanout(committed);
         let (stop_gateway, stopping) = watch::channel(false);
         let conn_config = ConnConfig { node_id: config.cluster.node_id, ..ConnConfig::default() };
-        let gateway = Gateway { node: node.clone(), config: conn_config, stopping };
+        let gateway = Gateway { node: node.clone(), config: Arc::new(conn_config), stopping };
         let tcp = bind(socket_addr(&config.addr)).await?;
         let tcp_addr = tcp.local_addr().expect("a bound listener has an address");
         tasks.push(tokio::spawn(listen::serve_tcp(tcp, gateway.clone())));

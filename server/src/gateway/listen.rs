@@ -30,7 +30,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::conn::{
     CloseReason, Conn, ConnConfig, Event, Frame, Login, LoginOutcome, SendOutcome, SendToken, Transport,
 };
-use super::online::{InboxReceiver, LoginInfo, Overflow};
+use super::online::{InboxReceiver, LoginInfo, OverflowFlag};
 use super::{ConnId, ToConn};
 use crate::ids::now_ms;
 use crate::service::messages::SendRequest;
@@ -59,7 +59,7 @@ thread_local! {
 #[derive(Clone)]
 pub struct Gateway {
     pub node: Arc<Node>,
-    pub config: ConnConfig,
+    pub config: Arc<ConnConfig>,
     /// Turns true when the node stops: every connection closes.
     pub stopping: watch::Receiver<bool>,
 }
@@ -385,23 +385,26 @@ async fn drive(
     let node = &gateway.node;
     let id = node.online.next_conn_id();
     let mut conn = Conn::new(gateway.config.clone(), transport, now_ms() as u64, random_seed());
-    let mut work: FuturesUnordered<Work> = FuturesUnordered::new();
+    // The login and send futures; none while idle, when the set is dropped (it allocates).
+    let mut work: Option<FuturesUnordered<Work>> = None;
     // Set at login: the connection's inbox and its overflow flag.
     let mut messages: Option<InboxReceiver> = None;
-    let mut overflow: Option<Arc<Overflow>> = None;
+    let mut overflow: Option<OverflowFlag> = None;
     let mut stopping = gateway.stopping.clone();
-    let mut uid = String::new();
     let mut sends = SendQueues::default();
     loop {
         while let Some(event) = conn.poll_event() {
-            match event {
-                Event::Login(login) => work.push(start_login(node, &conn, login, transport, remote)),
-                Event::Send { token, request } => {
-                    if let Some(batch) = sends.admit(token, request) {
-                        work.push(start_sends(node, id, batch));
-                    }
-                }
-            }
+            let started = match event {
+                Event::Login(login) => start_login(node, &conn, login, transport, remote),
+                Event::Send { token, request } => match sends.admit(token, request) {
+                    Some(batch) => start_sends(node, id, batch),
+                    None => continue,
+                },
+            };
+            work.get_or_insert_with(FuturesUnordered::new).push(started);
+        }
+        if work.as_ref().is_some_and(FuturesUnordered::is_empty) {
+            work = None;
         }
         if conn.is_closed() || reader.eof() {
             // What the machine still has (a DISCONNECT, say), if the peer takes it soon.
@@ -418,12 +421,11 @@ async fn drive(
                 break;
             }
             _ = overflowed(&overflow) => {
-                tracing::debug!(conn = id, %uid, "inbox full: closing a connection that cannot keep up");
+                tracing::debug!(conn = id, uid = conn.uid(), "inbox full: closing a connection that cannot keep up");
                 break;
             }
-            Some(done) = work.next(), if !work.is_empty() => match done {
+            Some(done) = next_done(&mut work), if work.is_some() => match done {
                 Done::Login(Ok(device_level), login) => {
-                    uid = login.uid.clone();
                     let inbox = node.online.register(id, login);
                     messages = Some(inbox.messages);
                     overflow = Some(inbox.overflow);
@@ -434,7 +436,7 @@ async fn drive(
                 }
                 Done::Sent(outcomes, key) => {
                     if let Some(batch) = sends.finished(&key) {
-                        work.push(start_sends(node, id, batch));
+                        work.get_or_insert_with(FuturesUnordered::new).push(start_sends(node, id, batch));
                     }
                     for (token, outcome) in outcomes {
                         conn.handle_sendack(token, outcome);
@@ -459,13 +461,13 @@ async fn drive(
         }
     }
     if messages.is_some() {
-        node.online.unregister(&uid, id);
+        node.online.unregister(conn.uid(), id);
     }
     if conn.close_reason() == Some(&CloseReason::SlowConsumer) {
         // Closed by its machine for not reading: as slow a client as a full inbox's.
         node.online.overflowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    tracing::debug!(conn = id, %uid, %remote, reason = ?conn.close_reason(), "connection closed");
+    tracing::debug!(conn = id, uid = conn.uid(), %remote, reason = ?conn.close_reason(), "connection closed");
 }
 
 /// Checks a login, as a future of the connection's task.
@@ -536,6 +538,13 @@ fn refusal(error: &ServiceError) -> ReasonCode {
     }
 }
 
+async fn next_done(work: &mut Option<FuturesUnordered<Work>>) -> Option<Done> {
+    match work {
+        Some(work) => work.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_message(messages: &mut Option<InboxReceiver>) -> Option<ToConn> {
     match messages {
         Some(messages) => messages.recv().await,
@@ -543,7 +552,7 @@ async fn next_message(messages: &mut Option<InboxReceiver>) -> Option<ToConn> {
     }
 }
 
-async fn overflowed(overflow: &Option<Arc<Overflow>>) {
+async fn overflowed(overflow: &Option<OverflowFlag>) {
     match overflow {
         Some(overflow) => overflow.wait().await,
         None => std::future::pending().await,

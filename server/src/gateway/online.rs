@@ -50,7 +50,7 @@ pub struct ConnEntry {
     pub remote_addr: String,
     pub connected_at_ms: i64,
     inbox: InboxSender,
-    overflow: Arc<Overflow>,
+    overflow: OverflowFlag,
 }
 
 /// Where a delivery to one connection goes: what the fan-out keeps of each online device
@@ -60,7 +60,7 @@ pub struct ConnEntry {
 pub struct Recipient {
     id: ConnId,
     inbox: InboxSender,
-    overflow: Arc<Overflow>,
+    overflow: OverflowFlag,
 }
 
 /// Raised when the connection's inbox was full: its task must close it.
@@ -149,6 +149,27 @@ struct Inbox {
     /// The connection's task is gone (set under the `messages` lock).
     closed: AtomicBool,
     backlog: Arc<Backlog>,
+    /// In the inbox's allocation rather than one of its own: an idle connection costs
+    /// a few KiB, and every allocation counts.
+    overflow: Overflow,
+}
+
+/// A connection's overflow flag, which lives in its inbox.
+#[derive(Clone)]
+pub struct OverflowFlag(Arc<Inbox>);
+
+impl std::ops::Deref for OverflowFlag {
+    type Target = Overflow;
+
+    fn deref(&self) -> &Overflow {
+        &self.0.overflow
+    }
+}
+
+impl std::fmt::Debug for OverflowFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.overflow.fmt(f)
+    }
 }
 
 /// Why a message was not queued.
@@ -225,7 +246,7 @@ impl Drop for InboxReceiver {
 /// A connection's end of the registry: its inbox and its overflow flag.
 pub struct ConnInbox {
     pub messages: InboxReceiver,
-    pub overflow: Arc<Overflow>,
+    pub overflow: OverflowFlag,
 }
 
 /// Every logged-in connection of the node.
@@ -284,9 +305,10 @@ impl Online {
             arrived: Notify::new(),
             closed: AtomicBool::new(false),
             backlog: self.backlog.clone(),
+            overflow: Overflow::default(),
         });
+        let overflow = OverflowFlag(queue.clone());
         let (inbox, messages) = (InboxSender(queue.clone()), InboxReceiver(queue));
-        let overflow = Arc::new(Overflow::default());
         let entry = ConnEntry {
             id,
             uid: login.uid,

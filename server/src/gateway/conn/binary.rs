@@ -92,7 +92,10 @@ impl Conn {
         if connect.client_key.is_empty() {
             return self.refuse_login(None, time_diff, ReasonCode::CLIENT_KEY_IS_EMPTY);
         }
-        match Session::accept(&self.key_pair, &connect.client_key, &self.salt) {
+        let Some(key_pair) = self.key_pair.as_deref() else {
+            return self.refuse_login(None, time_diff, ReasonCode::AUTH_FAIL);
+        };
+        match Session::accept(key_pair, &connect.client_key, &self.salt) {
             Ok(session) => self.session = Some(session),
             Err(error) => return self.refuse_login(None, time_diff, error.reason_code()),
         }
@@ -110,7 +113,7 @@ impl Conn {
     pub(super) fn start_login(&mut self, login: Login, client_timestamp: i64, request_id: Option<String>) {
         self.phase = Phase::Authenticating;
         self.events.push_back(Event::Login(login.clone()));
-        self.login = Some(PendingLogin { login, client_timestamp, request_id });
+        self.login = Some(Box::new(PendingLogin { login, client_timestamp, request_id }));
     }
 
     /// A failure CONNACK (or `connect` result) with `code`, then closed.
@@ -126,12 +129,16 @@ impl Conn {
     }
 
     pub(super) fn send_connack_success(&mut self, time_diff: i64) {
+        // The key pair's last use: the session holds what CONNECT derived from it.
+        let public_key =
+            self.key_pair.take().map(|key_pair| key_pair.public_key_base64()).unwrap_or_default();
         let connack = Connack::new(
             self.version,
             time_diff,
             ReasonCode::SUCCESS,
-            self.key_pair.public_key_base64(),
-            self.salt.clone(),
+            public_key,
+            // Its last use too: the session keeps it as its IV.
+            std::mem::take(&mut self.salt),
             self.config.node_id,
         );
         self.queue_packet(&Packet::Connack(connack));

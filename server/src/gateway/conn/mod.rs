@@ -26,6 +26,7 @@ mod types;
 mod unacked;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use protocol::crypto::{salt_from_random, KeyPair, Session};
@@ -82,7 +83,9 @@ enum PendingSend {
 
 /// One connection's protocol state.
 pub struct Conn {
-    config: ConnConfig,
+    /// Shared by every connection of a listener: an idle connection's task is most of what
+    /// it costs, and its size decides the allocator's size class.
+    config: Arc<ConnConfig>,
     phase: Phase,
     mode: Mode,
     close_reason: Option<CloseReason>,
@@ -93,7 +96,9 @@ pub struct Conn {
     inbound: BytesMut,
     decoder: Decoder,
     json_decoder: JsonRpcDecoder,
-    key_pair: KeyPair,
+    /// Needed until CONNACK only; boxed, like the pending login, to keep an idle
+    /// connection's task small.
+    key_pair: Option<Box<KeyPair>>,
     salt: String,
     /// Set at CONNECT (WKProto only; JSON-RPC has no encryption).
     session: Option<Session>,
@@ -102,7 +107,7 @@ pub struct Conn {
     uid: String,
     device_flag: u8,
     device_id: String,
-    login: Option<PendingLogin>,
+    login: Option<Box<PendingLogin>>,
     events: VecDeque<Event>,
     sends: BTreeMap<SendToken, PendingSend>,
     next_token: SendToken,
@@ -114,7 +119,13 @@ pub struct Conn {
 impl Conn {
     /// A connection accepted at `now_ms`. `random` seeds its key pair (32 bytes) and salt
     /// (16 bytes): the driver draws them, the machine has no RNG.
-    pub fn new(config: ConnConfig, transport: Transport, now_ms: u64, random: [u8; 48]) -> Conn {
+    pub fn new(
+        config: impl Into<Arc<ConnConfig>>,
+        transport: Transport,
+        now_ms: u64,
+        random: [u8; 48],
+    ) -> Conn {
+        let config = config.into();
         let mut secret = [0u8; 32];
         secret.copy_from_slice(&random[..32]);
         let mut salt = [0u8; 16];
@@ -132,7 +143,7 @@ impl Conn {
             inbound: BytesMut::new(),
             decoder: Decoder::new(Version::LATEST).with_frame_body_bytes_max(frame_body_bytes_max),
             json_decoder: JsonRpcDecoder::with_message_bytes_max(frame_body_bytes_max),
-            key_pair: KeyPair::from_secret_bytes(secret),
+            key_pair: Some(Box::new(KeyPair::from_secret_bytes(secret))),
             salt: salt_from_random(salt),
             session: None,
             version: Version::negotiate(0),
