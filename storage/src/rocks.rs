@@ -119,11 +119,15 @@ fn family_options(cf: Cf, config: &RocksConfig, cache: &Cache) -> Options {
             // Point lookups (a message by id, an idempotency key, a user) often miss:
             // 10 bits per key answers most misses without reading a data block.
             table.set_bloom_filter(10.0, false);
-            // The same in the memtable: every message's idempotency key is looked up
-            // before it is stored, and is new; without a filter each such miss searched
-            // the skip list (a twentieth of a driver's time).
-            options.set_memtable_whole_key_filtering(true);
-            options.set_memtable_prefix_bloom_ratio(0.02);
+            if cf == Cf::Kv {
+                // The same in the state's memtable: every message's idempotency key is
+                // looked up before it is stored, and is new; without a filter each such
+                // miss searched the skip list (a twentieth of a driver's time). Not in
+                // the meta family, whose keys (hard states) are written every batch and
+                // looked up only when a group loads.
+                options.set_memtable_whole_key_filtering(true);
+                options.set_memtable_prefix_bloom_ratio(0.02);
+            }
         }
     }
     options.set_block_based_table_factory(&table);

@@ -41,20 +41,23 @@ impl Tails {
 
     fn append(&mut self, group: GroupId, entries: &[Entry]) {
         let Some(first) = entries.first() else { return };
-        // An append at or before the tail's end replaces what follows; one past it leaves a
-        // hole the cache cannot show: start over.
-        self.cut_from(group, first.index);
+        // Only groups someone reads: a store that is only written keeps nothing.
+        let Some(tail) = self.groups.get_mut(&group) else { return };
         let added: usize = entries.iter().map(Entry::size_bytes).sum();
-        let follows = self
-            .groups
-            .get(&group)
-            .and_then(VecDeque::back)
-            .is_none_or(|last| last.index.next() == first.index);
+        // An append at or before the tail's end replaces what follows.
+        while tail.back().is_some_and(|last| last.index >= first.index) {
+            let dropped = tail.pop_back().expect("looked at the back");
+            self.bytes -= dropped.size_bytes();
+        }
+        // One past the end leaves a hole the cache cannot show; past the byte bound the
+        // group is not kept: either way, start over.
+        let follows = tail.back().is_none_or(|last| last.index.next() == first.index);
         if !follows || self.bytes + added > BYTES_MAX {
-            self.forget(group);
+            let dropped: usize = tail.iter().map(Entry::size_bytes).sum();
+            self.bytes -= dropped;
+            self.groups.remove(&group);
             return;
         }
-        let tail = self.groups.entry(group).or_default();
         tail.extend(entries.iter().cloned());
         self.bytes += added;
         while tail.len() > ENTRIES_PER_GROUP_MAX {
@@ -101,7 +104,8 @@ impl Tails {
         hi: LogIndex,
         bytes_max: usize,
     ) -> Option<Vec<Entry>> {
-        let tail = self.groups.get(&group)?;
+        // A group read once is kept from its next append on.
+        let tail = self.groups.entry(group).or_default();
         let first = tail.front()?.index;
         if lo < first || hi > tail.back()?.index.next() {
             return None;
