@@ -4,7 +4,8 @@
 //!
 //! The cache mirrors the log exactly or not at all: every batch's log ops are replayed on
 //! it after the engine took the batch, and a read it cannot fully answer goes to the
-//! engine.
+//! engine. Only groups that were read are kept: a store that is only written (a
+//! benchmark, a follower far behind) pays a lookup per append and nothing more.
 
 use std::collections::VecDeque;
 
