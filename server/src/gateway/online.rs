@@ -50,7 +50,6 @@ pub struct ConnEntry {
     pub remote_addr: String,
     pub connected_at_ms: i64,
     inbox: InboxSender,
-    overflow: OverflowFlag,
 }
 
 /// Where a delivery to one connection goes: what the fan-out keeps of each online device
@@ -60,7 +59,6 @@ pub struct ConnEntry {
 pub struct Recipient {
     id: ConnId,
     inbox: InboxSender,
-    overflow: OverflowFlag,
 }
 
 /// Raised when the connection's inbox was full: its task must close it.
@@ -189,6 +187,11 @@ impl std::fmt::Debug for InboxSender {
 }
 
 impl InboxSender {
+    /// The connection's overflow flag, which lives in its inbox.
+    fn overflow(&self) -> &Overflow {
+        &self.0.overflow
+    }
+
     fn try_send(&self, message: ToConn) -> Result<(), InboxFull> {
         let mut messages = self.0.messages.lock().unwrap_or_else(|p| p.into_inner());
         if self.0.closed.load(Ordering::Acquire) {
@@ -320,7 +323,6 @@ impl Online {
             remote_addr: login.remote_addr,
             connected_at_ms: login.connected_at_ms,
             inbox,
-            overflow: overflow.clone(),
         };
         let mut kicked = Vec::new();
         {
@@ -393,11 +395,8 @@ impl Online {
         for uid in uids {
             let shard = self.shard(uid);
             let Some(conns) = shard.get(uid) else { continue };
-            recipients.extend(conns.iter().map(|entry| Recipient {
-                id: entry.id,
-                inbox: entry.inbox.clone(),
-                overflow: entry.overflow.clone(),
-            }));
+            recipients
+                .extend(conns.iter().map(|entry| Recipient { id: entry.id, inbox: entry.inbox.clone() }));
         }
         recipients
     }
@@ -419,9 +418,9 @@ impl Online {
             match recipient.inbox.try_send(ToConn::Deliver(delivery.clone())) {
                 Ok(()) => handed += 1,
                 Err(InboxFull::Full) => {
-                    if !recipient.overflow.raised() {
+                    if !recipient.inbox.overflow().raised() {
                         self.overflowed.fetch_add(1, Ordering::Relaxed);
-                        recipient.overflow.raise();
+                        recipient.inbox.overflow().raise();
                     }
                 }
                 Err(InboxFull::Closed) => {}
@@ -463,7 +462,7 @@ impl Online {
 fn kick(entry: &ConnEntry, reason_code: ReasonCode, reason: &str) {
     let message = ToConn::Kick { reason_code, reason: reason.to_string() };
     if entry.inbox.try_send(message).is_err() {
-        entry.overflow.raise();
+        entry.inbox.overflow().raise();
     }
 }
 

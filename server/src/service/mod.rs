@@ -22,7 +22,7 @@ use crate::gateway::fanout::Fanout;
 use crate::gateway::online::Online;
 use crate::ids::{slot_of, Snowflake};
 use crate::metrics::Metrics;
-use crate::service::read_cache::SlotVerdicts;
+use crate::service::read_cache::SlotCache;
 use crate::sm::channel::ChannelCommand;
 use crate::sm::slot::{be_u64, placement_key, SlotCommand};
 use crate::sm::{Applied, StateRead};
@@ -82,7 +82,7 @@ pub struct Node {
     fanout: OnceLock<Arc<Fanout>>,
     placements: Mutex<Placements>,
     /// Send permissions decided, by sender and channel ([`Node::check_send_permission`]).
-    permissions: SlotVerdicts<ServiceResult<()>>,
+    permissions: SlotCache<ServiceResult<()>>,
 }
 
 /// Channel placements remembered, both ways: the fan-out learns groups from the driver
@@ -102,7 +102,7 @@ impl Node {
     ) -> Node {
         let ids = Snowflake::new(config.cluster.node_id);
         let state: Arc<dyn StateRead> = Arc::new(read_cache::CachedState::new(state, driver.slot_epoch()));
-        let permissions = SlotVerdicts::new(driver.slot_epoch());
+        let permissions = SlotCache::new(driver.slot_epoch());
         Node {
             config,
             driver,

@@ -23,38 +23,20 @@ const SHARDS: usize = 16;
 /// Keys one shard keeps at most; a full shard starts over.
 const KEYS_PER_SHARD_MAX: usize = 16_384;
 
-#[derive(Default)]
-struct Shard {
-    epoch: u64,
-    /// group tier, group id, key → the value, or `None` for a key known to be absent.
-    values: HashMap<Vec<u8>, Option<Bytes>>,
-    /// The same and a range's bounds → the range's first (or last) entry: "has this list
-    /// anyone in it" (a group's blacklist, whitelist), asked by every send.
-    firsts: HashMap<Vec<u8>, Option<(Bytes, Bytes)>>,
-}
-
-impl Shard {
-    /// Empties the shard if `epoch` is not the one it holds values of.
-    fn at(&mut self, epoch: u64) {
-        if self.epoch != epoch {
-            self.values.clear();
-            self.firsts.clear();
-            self.epoch = epoch;
-        }
-    }
-}
-
 /// [`StateRead`] over the store, with slot-tier point reads cached.
 pub struct CachedState {
     inner: Arc<dyn StateRead>,
-    epoch: Arc<AtomicU64>,
-    shards: Vec<Mutex<Shard>>,
+    /// group tier, group id, key → the value, or `None` for a key known to be absent.
+    values: SlotCache<Option<Bytes>>,
+    /// The same and a range's bounds → the range's first (or last) entry: "has this list
+    /// anyone in it" (a group's blacklist, whitelist), asked by every send.
+    firsts: SlotCache<Option<(Bytes, Bytes)>>,
 }
 
 impl CachedState {
     /// `epoch` is the driver's slot epoch (`DriverHandle::slot_epoch`).
     pub fn new(inner: Arc<dyn StateRead>, epoch: Arc<AtomicU64>) -> CachedState {
-        CachedState { inner, epoch, shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
+        CachedState { inner, values: SlotCache::new(epoch.clone()), firsts: SlotCache::new(epoch) }
     }
 }
 
@@ -71,24 +53,13 @@ impl StateRead for CachedState {
         if group.tier != Tier::Slot {
             return self.inner.get(group, key);
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.values.epoch();
         let cached = cache_key(group, key);
-        let shard = &self.shards[shard_of(&cached, SHARDS)];
-        {
-            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            shard.at(epoch);
-            if let Some(value) = shard.values.get(&cached) {
-                return Ok(value.clone());
-            }
+        if let Some(value) = self.values.get(epoch, &cached) {
+            return Ok(value);
         }
         let value = self.inner.get(group, key)?;
-        let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-        if shard.epoch == epoch {
-            if shard.values.len() >= KEYS_PER_SHARD_MAX {
-                shard.values.clear();
-            }
-            shard.values.insert(cached, value.clone());
-        }
+        self.values.put(epoch, cached, value.clone());
         Ok(value)
     }
 
@@ -103,50 +74,39 @@ impl StateRead for CachedState {
         if group.tier != Tier::Slot || limit != 1 {
             return self.inner.scan(group, from, to, limit, order);
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.firsts.epoch();
         let mut cached = cache_key(group, from);
         // Unambiguous: the bounds' lengths and whether there is an upper one are in it.
         cached.push(order as u8 | u8::from(to.is_some()) << 1);
         cached.extend_from_slice(to.unwrap_or_default());
         cached.extend_from_slice(&(from.len() as u32).to_be_bytes());
-        let shard = &self.shards[shard_of(&cached, SHARDS)];
-        {
-            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            shard.at(epoch);
-            if let Some(first) = shard.firsts.get(&cached) {
-                return Ok(first.iter().cloned().collect());
-            }
+        if let Some(first) = self.firsts.get(epoch, &cached) {
+            return Ok(first.into_iter().collect());
         }
-        let mut found = self.inner.scan(group, from, to, limit, order)?;
-        let first = found.pop();
-        let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-        if shard.epoch == epoch {
-            if shard.firsts.len() >= KEYS_PER_SHARD_MAX {
-                shard.firsts.clear();
-            }
-            shard.firsts.insert(cached, first.clone());
-        }
+        let first = self.inner.scan(group, from, to, limit, order)?.pop();
+        self.firsts.put(epoch, cached, first.clone());
         Ok(first.into_iter().collect())
     }
 }
 
-/// Answers computed from slot state alone (a send permission), kept like the reads they
-/// came from: until the slot epoch moves. Keyed by bytes the caller makes unambiguous.
-pub struct SlotVerdicts<V> {
+/// Values computed from slot state alone (a read, a send permission), kept while the slot
+/// epoch stays where it was when they were read. Keyed by bytes the caller makes
+/// unambiguous.
+pub struct SlotCache<V> {
     epoch: Arc<AtomicU64>,
-    shards: Vec<Mutex<VerdictShard<V>>>,
+    shards: Vec<Mutex<CacheShard<V>>>,
 }
 
-/// The epoch a shard's verdicts were decided under, and the verdicts.
-type VerdictShard<V> = (u64, HashMap<Vec<u8>, V>);
+/// The epoch a shard's values were read under, and the values.
+type CacheShard<V> = (u64, HashMap<Vec<u8>, V>);
 
-impl<V: Clone> SlotVerdicts<V> {
+impl<V: Clone> SlotCache<V> {
     /// `epoch` is the driver's slot epoch (`DriverHandle::slot_epoch`).
-    pub fn new(epoch: Arc<AtomicU64>) -> SlotVerdicts<V> {
-        SlotVerdicts { epoch, shards: (0..SHARDS).map(|_| Mutex::new((0, HashMap::new()))).collect() }
+    pub fn new(epoch: Arc<AtomicU64>) -> SlotCache<V> {
+        SlotCache { epoch, shards: (0..SHARDS).map(|_| Mutex::new((0, HashMap::new()))).collect() }
     }
 
-    /// The epoch to read under: load it before reading what a verdict depends on.
+    /// The epoch to read under: load it before reading what a value depends on.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
     }
@@ -159,7 +119,7 @@ impl<V: Clone> SlotVerdicts<V> {
         shard.1.get(key).cloned()
     }
 
-    /// Keeps `value`, decided from reads made under `epoch`, unless the epoch moved since.
+    /// Keeps `value`, read under `epoch`, unless the epoch moved since.
     pub fn put(&self, epoch: u64, key: Vec<u8>, value: V) {
         let mut shard = self.shards[shard_of(&key, SHARDS)].lock().unwrap_or_else(|p| p.into_inner());
         if shard.0 != epoch {
@@ -245,7 +205,7 @@ mod tests {
     #[test]
     fn a_verdict_is_kept_until_the_epoch_moves_and_never_under_an_old_one() {
         let epoch = Arc::new(AtomicU64::new(0));
-        let verdicts = SlotVerdicts::new(epoch.clone());
+        let verdicts = SlotCache::new(epoch.clone());
         let read_under = verdicts.epoch();
         verdicts.put(read_under, b"k".to_vec(), true);
         assert_eq!(verdicts.get(verdicts.epoch(), b"k"), Some(true));
