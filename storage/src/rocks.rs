@@ -26,6 +26,12 @@ pub struct RocksConfig {
     /// One memtable of the `log` family. Raft entries are appended in order and deleted
     /// after compaction: a large memtable lets most of them die before they are flushed.
     pub log_write_buffer_bytes: usize,
+    /// One memtable of the `kv` (state machines) and of the `meta` (hard states) family.
+    /// Every applied message inserts a few keys at scattered places in the first, every
+    /// batch a hard state per group in the second, and each insert searches a skip list:
+    /// a smaller list is searched faster (measured: 8 MiB instead of 32 MiB cut the
+    /// driver's CPU per message by about a tenth), at the cost of more frequent flushes.
+    pub state_write_buffer_bytes: usize,
     /// Bound on all memtables together, so many busy families cannot exhaust memory.
     pub total_write_buffer_bytes: usize,
 }
@@ -35,6 +41,7 @@ impl Default for RocksConfig {
         RocksConfig {
             block_cache_bytes: 128 << 20,
             log_write_buffer_bytes: 64 << 20,
+            state_write_buffer_bytes: 8 << 20,
             total_write_buffer_bytes: 256 << 20,
         }
     }
@@ -63,6 +70,11 @@ impl RocksEngine {
         // One writer (the driver), and the log's hashed memtable cannot take concurrent
         // inserts anyway.
         db_options.set_allow_concurrent_memtable_write(false);
+        // A write leaves its WAL record in RocksDB's buffer; `sync` (on the syncer's thread)
+        // writes the buffer out and fsyncs it, so the driver's thread makes no write(2) per
+        // batch. A process that dies now loses its unsynced batches, as a power cut always
+        // could: none of them was acknowledged (closing the store writes the buffer out).
+        db_options.set_manual_wal_flush(true);
 
         let cache = Cache::new_lru_cache(config.block_cache_bytes);
         let families =
@@ -115,7 +127,7 @@ fn family_options(cf: Cf, config: &RocksConfig, cache: &Cache) -> Options {
             // Entries are read by range, never looked up by absent keys: no bloom filter.
         }
         Cf::Meta | Cf::Kv => {
-            options.set_write_buffer_size(config.log_write_buffer_bytes / 2);
+            options.set_write_buffer_size(config.state_write_buffer_bytes);
             // Point lookups (a message by id, an idempotency key, a user) often miss:
             // 10 bits per key answers most misses without reading a data block.
             table.set_bloom_filter(10.0, false);
