@@ -196,7 +196,7 @@ impl WireRead for TcpRead<'_> {
 
     fn read_into(&mut self, conn: &mut Conn) -> std::io::Result<()> {
         READ_BUFFER.with_borrow_mut(|buffer| loop {
-            match self.stream.try_read(buffer) {
+            match read_draining(self.stream, buffer) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
@@ -215,6 +215,27 @@ impl WireRead for TcpRead<'_> {
 
     fn eof(&self) -> bool {
         self.eof
+    }
+}
+
+/// `try_read`, but a read that did not fill `buffer` drained the socket (epoll reports
+/// the next bytes anew), so the stream's readiness is cleared with it, as tokio's own
+/// `poll_read` does. Otherwise the next `readable` would return at once and the read after
+/// it find nothing: a wasted wake-up and system call for every message a client sends.
+fn read_draining(stream: &TcpStream, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut read = None;
+    let outcome = stream.try_io(Interest::READABLE, || {
+        let n = stream.try_read(buffer)?;
+        read = Some(n);
+        if n > 0 && n < buffer.len() {
+            // Clears the readiness this read observed (not any that arrived since).
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match (outcome, read) {
+        (Err(error), Some(n)) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(n),
+        (outcome, _) => outcome,
     }
 }
 
