@@ -8,7 +8,7 @@ imbench: load for a WuKongIM-compatible server over WKProto/TCP; prints one summ
 usage: imbench [--tcp 127.0.0.1:5100] [--http 127.0.0.1:5001] [--scenario pairs|groups|biggroup|idle]
                [--duration SECS] [--conns N] [--rate R] [--window W] [--no-auth] [--server-pid PID]
                [--groups G] [--members M] [--online O] [--senders S] [--proto-version V]
-               [--open-every N]
+               [--open-every N] [--warmup SECS]
 
 scenarios (WuKongIM's stress report):
   pairs     N connections in N/2 one-to-one pairs, each sending to its peer (default N 1000)
@@ -18,7 +18,9 @@ scenarios (WuKongIM's stress report):
 options:
   --rate R      messages per second per sending connection; 0 (default) = as fast as the window allows
   --window W    unacknowledged SENDs per connection at most (default 64)
-  --duration    measured seconds (default 10), after setup and logins
+  --duration    measured seconds (default 10), after setup, logins and the warm-up
+  --warmup      seconds of traffic before the measured window (default 1), not counted: the
+                first message to a channel creates its raft group and fills the caches
   --no-auth     skip POST /user/token (start the server with WK_TOKENAUTHON=false)
   --open-every N  verify msgKey and decrypt one RECV in N (default 1, every one, as an SDK);
                  more keeps the clients' crypto from taking the server's CPU on one machine;
@@ -53,6 +55,8 @@ pub struct Args {
     pub http: String,
     pub scenario: Scenario,
     pub duration: Duration,
+    /// Traffic before the measured window, not counted.
+    pub warmup: Duration,
     pub conns: Option<usize>,
     /// Per sending connection, messages per second; 0 = window-bound.
     pub rate: f64,
@@ -80,6 +84,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         http: "127.0.0.1:5001".into(),
         scenario: Scenario::Pairs,
         duration: Duration::from_secs(10),
+        warmup: Duration::from_secs(1),
         conns: None,
         rate: 0.0,
         window: 64,
@@ -121,6 +126,13 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     return Err(format!("--duration must be in (0, {}]", DURATION_MAX.as_secs()));
                 }
                 parsed.duration = Duration::from_secs_f64(secs);
+            }
+            "--warmup" => {
+                let secs: f64 = value.parse().map_err(|_| format!("--warmup: seconds, not {value:?}"))?;
+                if !(0.0..=DURATION_MAX.as_secs_f64()).contains(&secs) {
+                    return Err(format!("--warmup must be in [0, {}]", DURATION_MAX.as_secs()));
+                }
+                parsed.warmup = Duration::from_secs_f64(secs);
             }
             "--conns" => parsed.conns = Some(number("a count")?),
             "--rate" => {
@@ -172,6 +184,9 @@ mod tests {
         assert_eq!(args.duration, Duration::from_millis(2500));
         assert!(args.no_auth);
         assert_eq!(args.server_pid, Some(7));
+        assert_eq!(args.warmup, Duration::from_secs(1), "the default");
+        assert_eq!(parse_str("--warmup 0").unwrap().warmup, Duration::ZERO);
+        assert!(parse_str("--warmup -1").is_err());
         assert!(parse_str("--scenario nope").is_err());
         assert!(parse_str("--window 0").is_err());
         assert!(parse_str("--duration").is_err());

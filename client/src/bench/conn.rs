@@ -1,6 +1,7 @@
-//! One connection during the measured window: a sender task (window- or rate-bound) and a
-//! reader task, or for an idle connection one task that reads and PINGs. Every loop ends at
-//! the window's end.
+//! One connection during the warm-up and the measured window: a sender task (window- or
+//! rate-bound) and a reader task, or for an idle connection one task that reads and PINGs.
+//! Every loop ends at the window's end. Only what the window sent is counted: a SENDACK of
+//! a SEND written after the warm-up, a RECV of a message sent after it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,10 @@ const PING_INTERVAL: Duration = Duration::from_secs(60);
 /// What every connection task of a run shares.
 pub struct Window {
     pub stats: Arc<Stats>,
+    /// The warm-up's end: the measured window's start.
+    pub start: Instant,
+    /// `start` on the wall clock, in microseconds (the clock of the payloads' `ts`).
+    pub start_unix_micros: u64,
     pub end: TokioInstant,
     /// Per sending connection, messages per second; 0 = as fast as the window allows.
     pub rate: f64,
@@ -107,14 +112,18 @@ async fn read_loop(
                 continue;
             }
         };
+        let mut measured = true;
         if let Incoming::Sendack(ack) = &incoming {
             let sent = in_flight.lock().expect("in-flight map").remove(&ack.client_seq);
             if let Some(sent) = sent {
-                window.stats.sendack_micros.record(sent.elapsed().as_micros() as u64);
+                measured = sent >= window.start;
+                if measured {
+                    window.stats.sendack_micros.record(sent.elapsed().as_micros() as u64);
+                }
                 permits.add_permits(1);
             }
         }
-        if !on_incoming(&window.stats, incoming) {
+        if !on_incoming(&window, incoming, measured) {
             return;
         }
     }
@@ -129,7 +138,7 @@ async fn idle(mut client: Client, window: Arc<Window>) {
         let until = next_ping.min(window.end);
         match timeout_at(until, client.next()).await {
             Ok(Ok(incoming)) => {
-                if !on_incoming(&window.stats, incoming) {
+                if !on_incoming(&window, incoming, true) {
                     return;
                 }
             }
@@ -150,18 +159,23 @@ async fn idle(mut client: Client, window: Arc<Window>) {
     }
 }
 
-/// Counts what arrived; false when the connection is over (kicked).
-fn on_incoming(stats: &Stats, incoming: Incoming) -> bool {
+/// Counts what arrived (a SENDACK only if `measured`: its SEND was written in the window);
+/// false when the connection is over (kicked).
+fn on_incoming(window: &Window, incoming: Incoming, measured: bool) -> bool {
+    let stats = &window.stats;
     let counters = &stats.counters;
     match incoming {
+        Incoming::Sendack(_) if !measured => {}
         Incoming::Sendack(ack) if ack.is_success() => Counters::add(&counters.acked),
         Incoming::Sendack(_) => Counters::add(&counters.nacked),
-        Incoming::Recv(message) => {
-            Counters::add(&counters.delivered);
-            if let Some(sent) = payload_micros(&message.payload) {
+        Incoming::Recv(message) => match payload_micros(&message.payload) {
+            Some(sent) if sent < window.start_unix_micros => {}
+            Some(sent) => {
+                Counters::add(&counters.delivered);
                 stats.delivery_micros.record(unix_micros().saturating_sub(sent));
             }
-        }
+            None => Counters::add(&counters.delivered),
+        },
         Incoming::Disconnect { .. } => {
             Counters::add(&counters.kicked);
             return false;
@@ -194,7 +208,7 @@ fn payload_micros(payload: &[u8]) -> Option<u64> {
 }
 
 /// The wall clock in microseconds: sender and receivers are this one process, one clock.
-fn unix_micros() -> u64 {
+pub fn unix_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 

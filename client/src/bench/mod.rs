@@ -1,11 +1,13 @@
 //! imbench: load for a WuKongIM-compatible server over WKProto/TCP (usage in [`args::USAGE`]).
 //!
 //! One run: read the server's RSS; set up over HTTP (tokens, groups); log every connection
-//! in; read the RSS again; measure for `--duration` (senders send, everyone reads; every
-//! task stops at the window's end); read the RSS a third time; print ONE summary line:
+//! in; read the RSS again; run the traffic for `--warmup` uncounted (the first messages
+//! create channels' raft groups and fill caches: a start-up cost, not the steady state),
+//! then measure for `--duration` (senders send, everyone reads; every task stops at the
+//! window's end); read the RSS a third time; print ONE summary line:
 //!
 //! ```text
-//! scenario=pairs conns=1000 senders=1000 duration_s=10.0 sends_per_s=… deliveries_per_s=…
+//! scenario=pairs conns=1000 senders=1000 warmup_s=1.0 duration_s=10.0 sends_per_s=… deliveries_per_s=…
 //! sendack_us_p50=… sendack_us_p99=… sendack_us_p999=… e2e_us_p50=… e2e_us_p99=… acked=…
 //! nacked=… delivered=… errors=setup:0,connect:0,send:0,recv:0,crypto:0,kicked:0
 //! rss_kib_before=… rss_kib_setup=… rss_kib_connected=… rss_kib_after=… rss_bytes_per_conn=…
@@ -93,21 +95,23 @@ pub async fn run(args: Args) -> Result<String, String> {
     );
     let rss_connected = rss();
 
+    let now = tokio::time::Instant::now();
     let window = Arc::new(Window {
         stats: stats.clone(),
-        end: tokio::time::Instant::now() + args.duration,
+        start: (now + args.warmup).into_std(),
+        start_unix_micros: conn::unix_micros() + args.warmup.as_micros() as u64,
+        end: now + args.warmup + args.duration,
         rate: args.rate,
         window: args.window,
     });
     let senders = clients.iter().filter(|(_, conn)| conn.target.is_some()).count();
     let mut tasks = JoinSet::new();
-    let measured = Instant::now();
     for (client, conn) in clients {
         conn::spawn(&mut tasks, client, conn.target, &window);
     }
     let deadline = window.end + STOP_GRACE;
     while let Ok(Some(_)) = tokio::time::timeout_at(deadline, tasks.join_next()).await {}
-    let elapsed = measured.elapsed().min(args.duration).as_secs_f64();
+    let elapsed = window.start.elapsed().min(args.duration).as_secs_f64();
     let rss_after = rss();
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
@@ -136,13 +140,14 @@ fn summary(
         _ => "-".into(),
     };
     format!(
-        "scenario={} conns={connected} senders={senders} open_every={} duration_s={elapsed_s:.1} sends_per_s={:.1} \
+        "scenario={} conns={connected} senders={senders} open_every={} warmup_s={:.1} duration_s={elapsed_s:.1} sends_per_s={:.1} \
          deliveries_per_s={:.1} sendack_us_p50={} sendack_us_p99={} sendack_us_p999={} e2e_us_p50={} \
          e2e_us_p99={} acked={} nacked={} delivered={} \
          errors=setup:{},connect:{},send:{},recv:{},crypto:{},kicked:{} \
          rss_kib_before={} rss_kib_setup={} rss_kib_connected={} rss_kib_after={} rss_bytes_per_conn={per_conn}",
         args.scenario.name(),
         args.open_every,
+        args.warmup.as_secs_f64(),
         per_s(count(&c.acked)),
         per_s(count(&c.delivered)),
         quantile(&stats.sendack_micros, 0.5),
