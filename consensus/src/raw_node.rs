@@ -129,6 +129,11 @@ impl<S: Storage> RawNode<S> {
         self.raft.quiescent()
     }
 
+    /// Whether the next `Ready` hands out committed entries to apply (when it can be taken).
+    pub fn has_committed_to_apply(&self) -> bool {
+        self.raft.log.has_committed_to_apply()
+    }
+
     pub fn status(&self) -> Status {
         let raft = &self.raft;
         Status {
@@ -259,5 +264,40 @@ impl<S: Storage> RawNode<S> {
 
     fn soft_state(&self) -> SoftState {
         SoftState { leader: self.raft.leader, role: self.raft.role }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemStorage;
+
+    /// Carries out a Ready the way a driver does (write, apply, advance); returns the
+    /// entries it applied.
+    fn persist(node: &mut RawNode<MemStorage>) -> Vec<Entry> {
+        let ready = node.ready();
+        node.storage_mut().write(&ready);
+        let applied = ready.committed_entries.clone();
+        node.advance(ready);
+        applied
+    }
+
+    #[test]
+    fn a_driver_can_tell_which_ready_will_apply_before_it_takes_it() {
+        let membership = Membership::new([1], []);
+        let mut node = RawNode::new(Config::new(1), MemStorage::new_with_membership(membership));
+        node.campaign();
+        while node.has_ready() {
+            persist(&mut node);
+        }
+        assert_eq!(node.status().role, Role::Leader);
+        assert!(!node.has_committed_to_apply(), "the election's entry is applied");
+
+        let index = node.propose(Bytes::from_static(b"x")).unwrap();
+        assert!(!node.has_committed_to_apply(), "proposed, not yet durable");
+        assert!(persist(&mut node).is_empty());
+        assert!(node.has_committed_to_apply(), "durable on the only voter: committed");
+        assert_eq!(persist(&mut node).last().map(|e| e.index), Some(index));
+        assert!(!node.has_committed_to_apply());
     }
 }
