@@ -1,11 +1,12 @@
 //! The multi-raft driver: every raft group of every tier on this node, in one task.
 //!
 //! One iteration: take the requests that arrived (bounded), tick if the tick is due, then
-//! for every group with work: take its `Ready`, add its log writes to a `WriteBatch`, apply
-//! its committed entries into the same batch (with the group's applied index); whenever the
-//! batch holds `OPS_PER_WRITE` writes, and at the end, write it and answer the proposers
-//! whose entries it applied. Then start **one** fsync for all groups, and `advance` every
-//! group once its Ready is durable. A group's Ready is never split between two writes.
+//! for every group with work (those with entries to apply first): take its `Ready`, add
+//! its log writes to a `WriteBatch`, apply its committed entries into the same batch (with
+//! the group's applied index); whenever the batch holds `OPS_PER_WRITE` writes, and at the
+//! end, write it and answer the proposers whose entries it applied. Then start **one**
+//! fsync for all groups, and `advance` every group once its Ready is durable. A group's
+//! Ready is never split between two writes.
 //!
 //! The fsync runs on the [`Syncer`]'s thread while the next iterations go on with the
 //! groups that are not waiting for it (a group has one Ready out at a time; proposals to it
