@@ -4,7 +4,8 @@
 //! for every group with work (those with entries to apply first): take its `Ready`, add
 //! its log writes to a `WriteBatch`, apply its committed entries into the same batch (with
 //! the group's applied index); whenever the batch holds `OPS_PER_WRITE` writes, and at the
-//! end, write it and answer the proposers whose entries it applied. Then start **one**
+//! end, write it and answer the proposers whose entries it applied (after such a write,
+//! the groups of an fsync that ended meanwhile join the iteration). Then start **one**
 //! fsync for all groups, and `advance` every group once its Ready is durable. A group's
 //! Ready is never split between two writes.
 //!
@@ -456,7 +457,8 @@ impl<E: Engine> Driver<E> {
         let (apply_first, rest): (Vec<GroupId>, Vec<GroupId>) = std::mem::take(&mut self.dirty)
             .into_iter()
             .partition(|group| self.groups.get(group).is_some_and(|h| h.node.has_committed_to_apply()));
-        for group in apply_first.into_iter().chain(rest) {
+        let mut queue: VecDeque<GroupId> = apply_first.into_iter().chain(rest).collect();
+        while let Some(group) = queue.pop_front() {
             let Some(hosted) = self.groups.get_mut(&group) else { continue };
             if !hosted.node.has_ready() {
                 continue;
@@ -489,6 +491,12 @@ impl<E: Engine> Driver<E> {
             }
             if batch.len() >= OPS_PER_WRITE {
                 self.write_and_answer(&mut batch, &mut answers, &mut notes, &mut slot_applied)?;
+                // An fsync that ended meanwhile commits its groups' entries: apply them in
+                // this iteration, next, instead of in the one after it.
+                self.advance_durable()?;
+                for group in std::mem::take(&mut self.dirty).into_iter().rev() {
+                    queue.push_front(group);
+                }
             }
         }
         self.write_and_answer(&mut batch, &mut answers, &mut notes, &mut slot_applied)?;
