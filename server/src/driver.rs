@@ -48,8 +48,8 @@ pub const APPLIED_KEY: &[u8] = b"\0applied";
 
 /// Requests waiting for the driver. A full inbox makes callers wait: back-pressure.
 pub const INBOX_MAX: usize = 8192;
-/// Writes an iteration makes once it has gathered this many, before it takes the next
-/// group's Ready: the proposers of the groups in the write are answered then, not after
+/// An iteration writes its batch once the batch holds this many writes, before it takes
+/// the next group's Ready, and answers the proposers of the groups in it then, not after
 /// every group of a long iteration (applying 50 channels' messages takes 1-2 ms). One more
 /// write call per this many ops is cheap beside the ops themselves.
 const OPS_PER_WRITE: usize = 128;
@@ -531,11 +531,10 @@ impl<E: Engine> Driver<E> {
         if std::mem::take(slot_applied) {
             self.slot_epoch.fetch_add(1, Ordering::AcqRel);
         }
-        if let Some(committed) = &self.committed {
-            for note in notes.drain(..) {
-                if committed.try_send(note).is_err() {
-                    self.metrics.fanout_dropped.inc();
-                }
+        for note in notes.drain(..) {
+            let Some(committed) = &self.committed else { break };
+            if committed.try_send(note).is_err() {
+                self.metrics.fanout_dropped.inc();
             }
         }
         for (waiter, result) in answers.drain(..) {
