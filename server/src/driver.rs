@@ -454,10 +454,14 @@ impl<E: Engine> Driver<E> {
         let mut notes = Vec::new();
         // Groups with entries to apply first: their proposers are answered in the first
         // writes; the new entries of the others wait for the iteration's fsync anyway.
-        let (apply_first, rest): (Vec<GroupId>, Vec<GroupId>) = std::mem::take(&mut self.dirty)
-            .into_iter()
-            .partition(|group| self.groups.get(group).is_some_and(|h| h.node.has_committed_to_apply()));
-        let mut queue: VecDeque<GroupId> = apply_first.into_iter().chain(rest).collect();
+        let mut queue = VecDeque::with_capacity(self.dirty.len());
+        for group in std::mem::take(&mut self.dirty) {
+            if self.groups.get(&group).is_some_and(|h| h.node.has_committed_to_apply()) {
+                queue.push_front(group);
+            } else {
+                queue.push_back(group);
+            }
+        }
         while let Some(group) = queue.pop_front() {
             let Some(hosted) = self.groups.get_mut(&group) else { continue };
             if !hosted.node.has_ready() {
