@@ -172,12 +172,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_first_entry_of_a_slot_range_is_cached_until_the_epoch_moves() {
+    /// A cache over a counting map, its epoch, and a slot group to read.
+    fn cached_map() -> (Arc<Map>, Arc<AtomicU64>, CachedState, GroupId) {
         let store = Arc::new(Map::default());
         let epoch = Arc::new(AtomicU64::new(0));
         let cache = CachedState::new(store.clone(), epoch.clone());
-        let slot = GroupId::new(Tier::Slot, 3);
+        (store, epoch, cache, GroupId::new(Tier::Slot, 3))
+    }
+
+    #[test]
+    fn the_first_entry_of_a_slot_range_is_cached_until_the_epoch_moves() {
+        let (store, epoch, cache, slot) = cached_map();
         let first = |from: &[u8], to: Option<&[u8]>, order| cache.scan(slot, from, to, 1, order).unwrap();
         assert!(first(b"b/", Some(b"b0"), Order::Ascending).is_empty());
         store.0.lock().unwrap().insert(b"b/x".to_vec(), Bytes::from_static(b"1"));
@@ -220,10 +225,7 @@ mod tests {
 
     #[test]
     fn slot_reads_are_cached_until_the_epoch_moves() {
-        let store = Arc::new(Map::default());
-        let epoch = Arc::new(AtomicU64::new(0));
-        let cache = CachedState::new(store.clone(), epoch.clone());
-        let slot = GroupId::new(Tier::Slot, 3);
+        let (store, epoch, cache, slot) = cached_map();
         assert_eq!(cache.get(slot, b"k").unwrap(), None);
         store.0.lock().unwrap().insert(b"k".to_vec(), Bytes::from_static(b"v"));
         assert_eq!(cache.get(slot, b"k").unwrap(), None, "cached until the driver says");
