@@ -8,7 +8,7 @@ imbench: load for a WuKongIM-compatible server over WKProto/TCP; prints one summ
 usage: imbench [--tcp 127.0.0.1:5100] [--http 127.0.0.1:5001] [--scenario pairs|groups|biggroup|idle]
                [--duration SECS] [--conns N] [--rate R] [--window W] [--no-auth] [--server-pid PID]
                [--groups G] [--members M] [--online O] [--senders S] [--proto-version V]
-               [--open-every N] [--warmup SECS]
+               [--open-every N] [--warmup SECS] [--timeline]
 
 scenarios (WuKongIM's stress report):
   pairs     N connections in N/2 one-to-one pairs, each sending to its peer (default N 1000)
@@ -25,6 +25,8 @@ options:
   --open-every N  verify msgKey and decrypt one RECV in N (default 1, every one, as an SDK);
                  more keeps the clients' crypto from taking the server's CPU on one machine;
                  delivery latency is measured on the opened ones
+  --timeline    also print to stderr, per 100 ms of the window (by when the SEND was written),
+                the SENDACKs, how many took over 20 ms and the slowest: where a p99 comes from
   --server-pid  read the server's VmRSS from /proc/PID/status before, after login and at the end
 open files: the bench holds one socket per connection; `ulimit -n` must exceed --conns by ~100.
 These machines cap a process at 20,000, so 19,000 idle connections is the intended maximum.";
@@ -62,6 +64,7 @@ pub struct Args {
     pub rate: f64,
     pub window: usize,
     pub no_auth: bool,
+    pub timeline: bool,
     pub server_pid: Option<u32>,
     pub groups: Option<usize>,
     pub members: Option<usize>,
@@ -89,6 +92,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         rate: 0.0,
         window: 64,
         no_auth: false,
+        timeline: false,
         server_pid: None,
         groups: None,
         members: None,
@@ -100,6 +104,10 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     while let Some(flag) = args.next() {
         if flag == "--no-auth" {
             parsed.no_auth = true;
+            continue;
+        }
+        if flag == "--timeline" {
+            parsed.timeline = true;
             continue;
         }
         if flag == "-h" || flag == "--help" {
@@ -183,6 +191,8 @@ mod tests {
         assert_eq!(args.conns, Some(19000));
         assert_eq!(args.duration, Duration::from_millis(2500));
         assert!(args.no_auth);
+        assert!(!args.timeline, "the default");
+        assert!(parse_str("--timeline --rate 5").unwrap().timeline);
         assert_eq!(args.server_pid, Some(7));
         assert_eq!(args.warmup, Duration::from_secs(1), "the default");
         assert_eq!(parse_str("--warmup 0").unwrap().warmup, Duration::ZERO);

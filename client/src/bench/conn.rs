@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Duration, Instant as TokioInstant, MissedTickBehavior};
 use wkclient::{ChannelType, Client, ClientError, ClientReader, ClientWriter, Incoming, SendOptions};
 
-use super::stats::{Counters, Stats};
+use super::stats::{Counters, Stats, Timeline};
 
 /// JS's heartbeat (wkproto.md §4.4): the server must keep an idle connection at least this
 /// long; an idle run longer than this PINGs like the SDK.
@@ -30,6 +30,8 @@ pub struct Window {
     pub rate: f64,
     /// Unacknowledged SENDs per connection at most.
     pub window: usize,
+    /// With `--timeline`: SENDACK latencies by when their SEND was written.
+    pub timeline: Option<Timeline>,
 }
 
 /// Send times of the SENDs not yet acknowledged, by `client_seq`. Holds at most `window`
@@ -118,7 +120,11 @@ async fn read_loop(
             if let Some(sent) = sent {
                 measured = sent >= window.start;
                 if measured {
-                    window.stats.sendack_micros.record(sent.elapsed().as_micros() as u64);
+                    let micros = sent.elapsed().as_micros() as u64;
+                    window.stats.sendack_micros.record(micros);
+                    if let Some(timeline) = &window.timeline {
+                        timeline.record(sent.duration_since(window.start), micros);
+                    }
                 }
                 permits.add_permits(1);
             }

@@ -17,7 +17,8 @@
 //! `-` when there was nothing to measure. The server's VmRSS (`--server-pid`) is read before
 //! setup, after setup, after the logins and at the window's end; `rss_bytes_per_conn` is
 //! (connected − setup) / connections, meaningful for `idle` (elsewhere the allocator's reuse
-//! of earlier runs' memory blurs it). Progress goes to stderr.
+//! of earlier runs' memory blurs it). Progress goes to stderr, and with `--timeline` one line
+//! per 100 ms of the window after the run (see [`stats::Timeline`]).
 //!
 //! Open files: the bench holds one socket per connection, as the server does; `ulimit -n`
 //! must exceed `--conns` by ~100 in both. These machines cap a process at 20,000, so 19,000
@@ -39,7 +40,7 @@ use wkclient::http::HttpClient;
 
 use self::args::Args;
 use self::conn::Window;
-use self::stats::{Counters, Histogram, Stats};
+use self::stats::{Counters, Histogram, Stats, Timeline};
 
 /// After the window's end, how long to wait for the connection tasks to notice before they
 /// are aborted: each stops at the end by itself; this bounds a task stuck in a write.
@@ -103,6 +104,7 @@ pub async fn run(args: Args) -> Result<String, String> {
         end: now + args.warmup + args.duration,
         rate: args.rate,
         window: args.window,
+        timeline: args.timeline.then(|| Timeline::new(args.duration)),
     });
     let senders = clients.iter().filter(|(_, conn)| conn.target.is_some()).count();
     let mut tasks = JoinSet::new();
@@ -115,6 +117,9 @@ pub async fn run(args: Args) -> Result<String, String> {
     let rss_after = rss();
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    for line in window.timeline.iter().flat_map(Timeline::lines) {
+        eprintln!("{line}");
+    }
 
     Ok(summary(&args, connected, senders, elapsed, &stats, [rss_before, rss_setup, rss_connected, rss_after]))
 }

@@ -2,6 +2,7 @@
 //! connection task.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Sub-buckets per power of two: 64 gives a relative error under 1/64 (1.6 %), plenty for a
 /// percentile, in 64 × (1 + 40 - 6) = 2,240 buckets.
@@ -65,6 +66,64 @@ fn lower_bound(index: usize) -> u64 {
     }
     let shift = index / SUB_BUCKETS - 1;
     (SUB_BUCKETS + index % SUB_BUCKETS) << shift
+}
+
+/// A SENDACK slower than this counts as slow in a [`Timeline`]: the p99 bar.
+pub const SLOW_MICROS: u64 = 20_000;
+/// The span of one [`Timeline`] slot.
+pub const TIMELINE_SLOT: Duration = Duration::from_millis(100);
+
+/// SENDACK latencies by when their SEND was written, in [`TIMELINE_SLOT`]s from the
+/// measured window's start: shows whether slow SENDACKs are spread over a run or come
+/// together (a stall), and when.
+pub struct Timeline {
+    slots: Vec<Slot>,
+}
+
+#[derive(Default)]
+struct Slot {
+    acked: AtomicU64,
+    slow: AtomicU64,
+    max_micros: AtomicU64,
+}
+
+impl Timeline {
+    /// Slots for a window of `duration`; a SEND later than that counts in the last one.
+    pub fn new(duration: Duration) -> Timeline {
+        let slots = (duration.as_micros() / TIMELINE_SLOT.as_micros()) as usize + 1;
+        Timeline { slots: (0..slots).map(|_| Slot::default()).collect() }
+    }
+
+    /// A SENDACK that took `micros`, of a SEND written `sent_after` the window's start.
+    pub fn record(&self, sent_after: Duration, micros: u64) {
+        let index = ((sent_after.as_micros() / TIMELINE_SLOT.as_micros()) as usize).min(self.slots.len() - 1);
+        let slot = &self.slots[index];
+        slot.acked.fetch_add(1, Ordering::Relaxed);
+        if micros > SLOW_MICROS {
+            slot.slow.fetch_add(1, Ordering::Relaxed);
+        }
+        slot.max_micros.fetch_max(micros, Ordering::Relaxed);
+    }
+
+    /// One line per slot that acknowledged anything: `timeline t_ms=… acked=… slow=… max_us=…`
+    /// (`slow`: over [`SLOW_MICROS`]).
+    pub fn lines(&self) -> Vec<String> {
+        let slot_ms = TIMELINE_SLOT.as_millis();
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.acked.load(Ordering::Relaxed) > 0)
+            .map(|(index, slot)| {
+                format!(
+                    "timeline t_ms={} acked={} slow={} max_us={}",
+                    index as u128 * slot_ms,
+                    slot.acked.load(Ordering::Relaxed),
+                    slot.slow.load(Ordering::Relaxed),
+                    slot.max_micros.load(Ordering::Relaxed)
+                )
+            })
+            .collect()
+    }
 }
 
 /// Everything a run counts. Counters cover the measured window only, except the setup and
@@ -135,6 +194,20 @@ mod tests {
             assert!(low <= value && value - low <= value / 64, "{value}: {low}");
         }
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn a_timeline_counts_slow_sendacks_by_when_they_were_sent() {
+        let timeline = Timeline::new(Duration::from_millis(250));
+        timeline.record(Duration::from_millis(10), 3_000);
+        timeline.record(Duration::from_millis(99), SLOW_MICROS + 1);
+        timeline.record(Duration::from_millis(260), 5_000);
+        timeline.record(Duration::from_secs(9), 7_000);
+        assert_eq!(
+            timeline.lines(),
+            ["timeline t_ms=0 acked=2 slow=1 max_us=20001", "timeline t_ms=200 acked=2 slow=0 max_us=7000",],
+            "the empty slot is left out; SENDs after the window count in the last slot"
+        );
     }
 
     #[test]
