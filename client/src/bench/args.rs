@@ -27,6 +27,7 @@ options:
                  delivery latency is measured on the opened ones
   --timeline    also print to stderr, per 100 ms of the window (by when the SEND was written),
                 the SENDACKs, how many took over 20 ms and the slowest: where a p99 comes from
+                (a first line gives the wall clock of t_ms=0, to compare with the server's logs)
   --server-pid  read the server's VmRSS from /proc/PID/status before, after login and at the end
 open files: the bench holds one socket per connection; `ulimit -n` must exceed --conns by ~100.
 These machines cap a process at 20,000, so 19,000 idle connections is the intended maximum.";

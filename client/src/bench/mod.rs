@@ -117,8 +117,12 @@ pub async fn run(args: Args) -> Result<String, String> {
     let rss_after = rss();
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-    for line in window.timeline.iter().flat_map(Timeline::lines) {
-        eprintln!("{line}");
+    if let Some(timeline) = &window.timeline {
+        // The wall clock of t_ms=0, to line the slots up with the server's logs.
+        eprintln!("timeline start_unix_micros={}", window.start_unix_micros);
+        for line in timeline.lines() {
+            eprintln!("{line}");
+        }
     }
 
     Ok(summary(&args, connected, senders, elapsed, &stats, [rss_before, rss_setup, rss_connected, rss_after]))
