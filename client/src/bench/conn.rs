@@ -38,11 +38,13 @@ pub struct Window {
 /// entries: a SEND needs a window permit, and its SENDACK gives the permit back.
 type InFlight = Arc<Mutex<HashMap<u32, Instant>>>;
 
-/// Starts the tasks of one connection on `tasks`.
+/// Starts the tasks of one connection on `tasks`; a rate-bound sender's first SEND waits
+/// `phase` (see [`phase`]).
 pub fn spawn(
     tasks: &mut JoinSet<()>,
     client: Client,
     target: Option<(String, ChannelType)>,
+    phase: Duration,
     window: &Arc<Window>,
 ) {
     let Some(target) = target else {
@@ -52,19 +54,33 @@ pub fn spawn(
     let (writer, reader) = client.into_split();
     let in_flight = InFlight::default();
     let permits = Arc::new(Semaphore::new(window.window));
-    tasks.spawn(send_loop(writer, target, in_flight.clone(), permits.clone(), window.clone()));
+    tasks.spawn(send_loop(writer, target, phase, in_flight.clone(), permits.clone(), window.clone()));
     tasks.spawn(read_loop(reader, in_flight, permits, window.clone()));
+}
+
+/// When sender `index` of `senders`, each sending `rate` messages per second, writes its
+/// first SEND: the senders' ticks are spread evenly over one period. Ticking together,
+/// every sender would write in the same millisecond (tokio's timers fire by the
+/// millisecond): not a steady `senders × rate` per second but a burst of `senders` SENDs
+/// once per period, each waiting behind the burst.
+pub fn phase(index: usize, senders: usize, rate: f64) -> Duration {
+    if rate <= 0.0 || senders == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64((index % senders) as f64 / senders as f64 / rate)
 }
 
 async fn send_loop(
     mut writer: ClientWriter,
     (channel_id, channel_type): (String, ChannelType),
+    phase: Duration,
     in_flight: InFlight,
     permits: Arc<Semaphore>,
     window: Arc<Window>,
 ) {
     let mut ticker = (window.rate > 0.0).then(|| {
-        let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / window.rate));
+        let period = Duration::from_secs_f64(1.0 / window.rate);
+        let mut ticker = tokio::time::interval_at(TokioInstant::now() + phase, period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ticker
     });
@@ -221,6 +237,15 @@ pub fn unix_micros() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn senders_tick_spread_over_one_period() {
+        // 4 senders at 250/s: one period is 4 ms, a sender every millisecond.
+        let phases: Vec<_> = (0..4).map(|index| phase(index, 4, 250.0)).collect();
+        assert_eq!(phases, [0, 1, 2, 3].map(Duration::from_millis));
+        assert_eq!(phase(3, 4, 0.0), Duration::ZERO, "unbounded senders start at once");
+        assert_eq!(phase(0, 0, 250.0), Duration::ZERO);
+    }
 
     #[test]
     fn the_send_time_comes_back_out_of_the_payload() {

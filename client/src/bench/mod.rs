@@ -108,8 +108,11 @@ pub async fn run(args: Args) -> Result<String, String> {
     });
     let senders = clients.iter().filter(|(_, conn)| conn.target.is_some()).count();
     let mut tasks = JoinSet::new();
+    let mut sender = 0;
     for (client, conn) in clients {
-        conn::spawn(&mut tasks, client, conn.target, &window);
+        let phase = conn::phase(sender, senders, args.rate);
+        sender += usize::from(conn.target.is_some());
+        conn::spawn(&mut tasks, client, conn.target, phase, &window);
     }
     let deadline = window.end + STOP_GRACE;
     while let Ok(Some(_)) = tokio::time::timeout_at(deadline, tasks.join_next()).await {}
