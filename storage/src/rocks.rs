@@ -93,6 +93,13 @@ impl RocksEngine {
         Ok(())
     }
 
+    /// Entries in `cf`'s active memtable (every write since its last switch, overwrites
+    /// included).
+    pub fn memtable_entries(&self, cf: Cf) -> Result<u64> {
+        let entries = self.db.property_int_value_cf(self.cf(cf), "rocksdb.num-entries-active-mem-table");
+        Ok(entries.map_err(engine_error)?.unwrap_or(0))
+    }
+
     fn cf(&self, cf: Cf) -> &ColumnFamily {
         self.db.cf_handle(cf.name()).expect("every family is created on open")
     }
@@ -249,8 +256,19 @@ impl Engine for RocksEngine {
 
 impl RocksEngine {
     /// Adds `segment` (puts and deletes) to `rocks` sorted by family and key, and empties it.
+    /// Of the writes of one key only the last goes in: the batch is atomic, so the earlier
+    /// ones could never be read, and each is a skip-list insert and a WAL record saved (a
+    /// batch of one channel's messages rewrites its sender's last seq per message).
     fn put_in_key_order(&self, rocks: &mut rocksdb::WriteBatch, segment: &mut Vec<&RawOp>) {
         segment.sort_by(|a, b| op_key(a).cmp(&op_key(b)));
+        // Stable: among writes of one key, the last written sorts last.
+        segment.dedup_by(|later, earlier| {
+            let same = op_key(later) == op_key(earlier);
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
         for op in segment.drain(..) {
             match op {
                 RawOp::Put { cf, key, value } => rocks.put_cf(self.cf(*cf), key, value),

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use consensus::{Entry, LogIndex, Payload, Term};
-use storage::{Engine, GroupId, MemStore, RocksConfig, RocksStore, Store, Tier, WriteBatch};
+use storage::{Cf, Engine, GroupId, MemStore, RocksConfig, RocksStore, Store, Tier, WriteBatch};
 
 const A: GroupId = GroupId { tier: Tier::Channel, id: 7 };
 const B: GroupId = GroupId { tier: Tier::Channel, id: 3 };
@@ -64,4 +64,24 @@ fn a_batch_reads_back_as_written_in_order() {
     drop(rocks);
     let rocks = RocksStore::open(dir.path(), &RocksConfig::default()).unwrap();
     assert_eq!(read_everything(&rocks), seen);
+}
+
+#[test]
+fn a_key_written_many_times_in_a_batch_is_inserted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rocks = RocksStore::open(dir.path(), &RocksConfig::default()).unwrap();
+    let entries = |store: &RocksStore| store.engine().memtable_entries(Cf::Kv).unwrap();
+    let before = entries(&rocks);
+    let mut batch = WriteBatch::new();
+    for seq in 1..=5u8 {
+        batch.put(A, &b"sender"[..], vec![seq]);
+        batch.put(A, vec![b'm', seq], &b"message"[..]);
+    }
+    batch.delete(B, &b"x"[..]);
+    batch.put(B, &b"x"[..], &b"after the delete"[..]);
+    rocks.commit(&batch).unwrap();
+    // One sender key, five messages, one x.
+    assert_eq!(entries(&rocks) - before, 7);
+    assert_eq!(rocks.get(A, b"sender").unwrap().as_deref(), Some(&[5u8][..]));
+    assert_eq!(rocks.get(B, b"x").unwrap().as_deref(), Some(&b"after the delete"[..]));
 }
