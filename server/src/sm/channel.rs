@@ -36,7 +36,9 @@ pub const MESSAGES_PER_COMMAND_MAX: usize = 1024;
 /// a command's bytes, as `Node::propose_channel` serializes it.
 const TAG_APPEND: u8 = 0x01;
 
-const LAST_SEQ_KEY: &[u8] = b"last_seq";
+/// Messages by seq. They are never deleted, so the last one's seq is the channel's last
+/// seq: no key of its own to rewrite with every append. (Stores written before kept one,
+/// `last_seq`, which is left unread.)
 const MESSAGE_PREFIX: &[u8] = b"m/";
 const ID_PREFIX: &[u8] = b"i/";
 const CLIENT_MSG_NO_PREFIX: &[u8] = b"c/";
@@ -200,7 +202,7 @@ impl StateMachine for ChannelSm {
         };
         let mut last_seq = match self.last_seq {
             Some(last_seq) => last_seq,
-            None => load_u64(tx.get(LAST_SEQ_KEY)?.as_deref()),
+            None => tx.last_key(MESSAGE_PREFIX)?.map_or(0, |key| message_key_seq(&key)),
         };
         let seq_before = last_seq;
         let mut answer = Applied::Done;
@@ -219,7 +221,6 @@ impl StateMachine for ChannelSm {
                 answer = Applied::Message { message_id, message_seq: last_seq, duplicate: any_duplicate };
             }
         }
-        tx.put(Bytes::from_static(LAST_SEQ_KEY), Bytes::copy_from_slice(&last_seq.to_be_bytes()));
         if last_seq > seq_before {
             let first = self.appended.map_or(seq_before + 1, |(first, _)| first);
             self.appended = Some((first, last_seq));
@@ -275,6 +276,11 @@ fn message_key(seq: u64) -> Vec<u8> {
     key.extend_from_slice(MESSAGE_PREFIX);
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// The seq in a message's key.
+fn message_key_seq(key: &[u8]) -> u64 {
+    load_u64(key.get(MESSAGE_PREFIX.len()..))
 }
 
 fn id_key(message_id: i64) -> Vec<u8> {
@@ -358,7 +364,9 @@ impl StoredMessage {
 
 /// The channel's last seq; 0 for a channel without messages.
 pub fn last_seq(state: &dyn StateRead, group: GroupId) -> storage::Result<u64> {
-    Ok(load_u64(state.get(group, LAST_SEQ_KEY)?.as_deref()))
+    let end = storage::prefix_end(MESSAGE_PREFIX);
+    let last = state.scan(group, MESSAGE_PREFIX, end.as_deref(), 1, Order::Descending)?;
+    Ok(last.first().map_or(0, |(key, _)| message_key_seq(key)))
 }
 
 /// The seq of `uid`'s last message in the channel; 0 if it sent none.
@@ -391,10 +399,7 @@ pub fn messages(
         None => storage::prefix_end(MESSAGE_PREFIX).expect("the prefix has an end"),
     };
     let found = state.scan(group, &message_key(from), Some(&end), limit, order)?;
-    found
-        .into_iter()
-        .map(|(key, value)| StoredMessage::load(group, load_u64(key.get(MESSAGE_PREFIX.len()..)), value))
-        .collect()
+    found.into_iter().map(|(key, value)| StoredMessage::load(group, message_key_seq(&key), value)).collect()
 }
 
 pub fn seq_of_message_id(
@@ -500,6 +505,28 @@ mod tests {
         let stored = message(&store, group, 2).unwrap().unwrap();
         assert_eq!(stored.record(), record(102, "bob", "a-1"));
         assert_eq!(&stored.payload()[..], b"hello");
+    }
+
+    #[test]
+    fn the_last_seq_is_the_last_message_even_before_it_is_stored() {
+        let store = Store::new(MemEngine::new());
+        let group = GroupId::new(Tier::Channel, 3);
+        apply(&store, group, &command(&[record(1, "a", "1")]));
+        // A state machine loaded in the middle of an iteration (two here, one per
+        // command) reads the last seq through the iteration's own writes.
+        let mut batch = WriteBatch::new();
+        let mut written = BTreeMap::new();
+        let mut tx = Tx::new(&store, group, &mut batch, &mut written);
+        for (id, expected) in [(2, 2), (3, 3)] {
+            let applied = ChannelSm::default().apply(&command(&[record(id, "a", &id.to_string())]), &mut tx);
+            assert_eq!(
+                applied.unwrap(),
+                Applied::Message { message_id: id, message_seq: expected, duplicate: false }
+            );
+        }
+        store.commit(&batch).unwrap();
+        assert_eq!(last_seq(&store, group).unwrap(), 3);
+        assert_eq!(store.get(group, b"last_seq").unwrap(), None, "no key of its own");
     }
 
     #[test]

@@ -109,6 +109,21 @@ impl<'a> Tx<'a> {
         self.written.insert(key, None);
     }
 
+    /// The greatest key starting with `prefix`, this iteration's writes included. Only for
+    /// keys that are never deleted (a channel's messages): deletes are not looked at.
+    pub fn last_key(&self, prefix: &[u8]) -> storage::Result<Option<Bytes>> {
+        let end = storage::prefix_end(prefix);
+        let stored = self.store.scan(self.group, prefix, end.as_deref(), 1, Order::Descending)?;
+        let stored = stored.into_iter().next().map(|(key, _)| key);
+        let written =
+            (self.written.range::<[u8], _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)))
+                .take_while(|(key, _)| key.starts_with(prefix))
+                .filter(|(_, value)| value.is_some())
+                .map(|(key, _)| key.clone())
+                .last();
+        Ok(stored.max(written))
+    }
+
     /// Every pair with a key starting with `prefix`, in key order, this iteration's writes
     /// included. For the small sets a command touches (a channel's allow list, say).
     pub fn scan_prefix(&self, prefix: &[u8]) -> storage::Result<Vec<(Bytes, Bytes)>> {
