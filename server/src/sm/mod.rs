@@ -115,12 +115,13 @@ impl<'a> Tx<'a> {
         let end = storage::prefix_end(prefix);
         let stored = self.store.scan(self.group, prefix, end.as_deref(), 1, Order::Descending)?;
         let stored = stored.into_iter().next().map(|(key, _)| key);
-        let written =
-            (self.written.range::<[u8], _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)))
-                .take_while(|(key, _)| key.starts_with(prefix))
-                .filter(|(_, value)| value.is_some())
-                .map(|(key, _)| key.clone())
-                .last();
+        let from = (std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded);
+        let written = self.written.range::<[u8], _>(from);
+        let written = written
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .filter(|(_, value)| value.is_some())
+            .map(|(key, _)| key.clone())
+            .last();
         Ok(stored.max(written))
     }
 
