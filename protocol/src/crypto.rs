@@ -13,8 +13,6 @@
 //! No randomness here: the caller passes the 32 secret bytes and the salt's 16 random bytes
 //! (drawn by the driver from its seeded RNG).
 
-use std::io::Write as _;
-
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use aes::Aes128;
@@ -101,12 +99,13 @@ fn lowercase_hex(bytes: &[u8]) -> [u8; 32] {
 
 /// SEND's signed bytes: `dec(clientSeq) ‖ clientMsgNo ‖ channelId ‖ dec(channelType) ‖ payload`.
 pub fn send_sign(send: &Send) -> Vec<u8> {
-    let mut sign =
-        Vec::with_capacity(32 + send.client_msg_no.len() + send.channel_id.len() + send.payload.len());
-    let _ = write!(sign, "{}", send.client_seq);
+    let mut sign = Vec::with_capacity(
+        SIGN_NUMBERS_BYTES + send.client_msg_no.len() + send.channel_id.len() + send.payload.len(),
+    );
+    put_decimal(&mut sign, send.client_seq);
     sign.extend_from_slice(send.client_msg_no.as_bytes());
     sign.extend_from_slice(send.channel_id.as_bytes());
-    let _ = write!(sign, "{}", send.channel_type.0);
+    put_decimal(&mut sign, send.channel_type.0);
     sign.extend_from_slice(&send.payload);
     sign
 }
@@ -116,24 +115,40 @@ pub fn send_sign(send: &Send) -> Vec<u8> {
 /// Go does; JS formats them unsigned, which is why message ids and timestamps stay positive.
 pub fn recv_sign(recv: &Recv) -> Vec<u8> {
     let mut sign = Vec::with_capacity(
-        64 + recv.client_msg_no.len() + recv.from_uid.len() + recv.channel_id.len() + recv.payload.len(),
+        SIGN_NUMBERS_BYTES
+            + recv.client_msg_no.len()
+            + recv.from_uid.len()
+            + recv.channel_id.len()
+            + recv.payload.len(),
     );
-    let _ = write!(sign, "{}{}", recv.message_id, recv.message_seq);
+    put_decimal(&mut sign, recv.message_id);
+    put_decimal(&mut sign, recv.message_seq);
     sign.extend_from_slice(recv.client_msg_no.as_bytes());
-    let _ = write!(sign, "{}", recv.timestamp);
+    put_decimal(&mut sign, recv.timestamp);
     sign.extend_from_slice(recv.from_uid.as_bytes());
     sign.extend_from_slice(recv.channel_id.as_bytes());
-    let _ = write!(sign, "{}", recv.channel_type.0);
+    put_decimal(&mut sign, recv.channel_type.0);
     sign.extend_from_slice(&recv.payload);
     sign
 }
 
-/// One connection's AES session: key and IV, with the AES key schedule done once.
+/// Room in a sign for its numbers in decimal (at most four, of at most 20 characters) and
+/// for the AES padding it gets in place (at most one block).
+const SIGN_NUMBERS_BYTES: usize = 4 * 20 + AES_BLOCK_BYTES;
+
+const AES_BLOCK_BYTES: usize = 16;
+
+fn put_decimal(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// One connection's AES session: key and IV.
 #[derive(Clone)]
 pub struct Session {
-    /// The key, expanded for each payload rather than kept expanded: an expanded AES key
-    /// is 720 bytes, and a server holds one session per connection (expanding costs tens
-    /// of nanoseconds against microseconds per payload).
+    /// The key, expanded once per packet (its payload and its msgKey share the schedule)
+    /// rather than kept expanded: an expanded AES key is 720 bytes, and a server holds one
+    /// session per connection (expanding costs tens of nanoseconds against microseconds
+    /// per packet).
     key: [u8; 16],
     iv: [u8; SALT_BYTES],
 }
@@ -162,19 +177,33 @@ impl Session {
 
     /// `ASCII(base64(AES-128-CBC(PKCS7(plaintext))))`: a payload as it goes on the wire.
     pub fn encrypt(&self, plaintext: &[u8]) -> Bytes {
-        Bytes::from(self.encrypt_base64(plaintext).into_bytes())
+        self.encrypt_with(&self.cipher(), plaintext)
     }
 
-    fn encrypt_base64(&self, plaintext: &[u8]) -> String {
-        let ciphertext = CbcEncryptor::inner_iv_init(self.cipher(), &self.iv.into())
-            .encrypt_padded_vec_mut::<Pkcs7>(plaintext);
-        BASE64.encode(ciphertext)
+    fn encrypt_with(&self, cipher: &Aes128, plaintext: &[u8]) -> Bytes {
+        let mut buf = Vec::with_capacity(plaintext.len() + AES_BLOCK_BYTES);
+        buf.extend_from_slice(plaintext);
+        self.encrypt_in_place(cipher, &mut buf);
+        Bytes::from(BASE64.encode(&buf).into_bytes())
+    }
+
+    /// AES-128-CBC/PKCS#7 of `buf`, in place: `buf` grows by the padding.
+    fn encrypt_in_place(&self, cipher: &Aes128, buf: &mut Vec<u8>) {
+        let len = buf.len();
+        buf.resize((len / AES_BLOCK_BYTES + 1) * AES_BLOCK_BYTES, 0);
+        CbcEncryptor::inner_iv_init(cipher.clone(), &self.iv.into())
+            .encrypt_padded_mut::<Pkcs7>(buf, len)
+            .expect("the buffer holds the padding");
     }
 
     /// The reverse of [`Session::encrypt`]: base64-decode the wire payload, decrypt, unpad.
     pub fn decrypt(&self, payload: &[u8]) -> Result<Vec<u8>, Error> {
+        self.decrypt_with(&self.cipher(), payload)
+    }
+
+    fn decrypt_with(&self, cipher: &Aes128, payload: &[u8]) -> Result<Vec<u8>, Error> {
         let mut buf = BASE64.decode(payload).map_err(|_| Error::PayloadNotBase64)?;
-        let len = CbcDecryptor::inner_iv_init(self.cipher(), &self.iv.into())
+        let len = CbcDecryptor::inner_iv_init(cipher.clone(), &self.iv.into())
             .decrypt_padded_mut::<Pkcs7>(&mut buf)
             .map_err(|_| Error::PayloadDecrypt)?
             .len();
@@ -184,8 +213,24 @@ impl Session {
 
     /// `lowercase_hex(MD5(ASCII(base64(AES(sign)))))`: 32 characters.
     pub fn msg_key(&self, sign: &[u8]) -> String {
-        let digest = Md5::digest(self.encrypt_base64(sign).as_bytes());
-        String::from_utf8(lowercase_hex(&digest).to_vec()).expect("hex is ASCII")
+        let mut owned = Vec::with_capacity(sign.len() + AES_BLOCK_BYTES);
+        owned.extend_from_slice(sign);
+        self.msg_key_of(&self.cipher(), owned)
+    }
+
+    /// [`Session::msg_key`] of a sign the caller gives up (it is encrypted in place), with
+    /// the key schedule done already.
+    fn msg_key_of(&self, cipher: &Aes128, mut sign: Vec<u8>) -> String {
+        self.encrypt_in_place(cipher, &mut sign);
+        // The base64 text is hashed as it is made, 48 bytes (64 characters) at a time: a
+        // multiple of 3, so the pieces read exactly as the whole would.
+        let mut md5 = Md5::new();
+        let mut text = [0u8; 64];
+        for piece in sign.chunks(48) {
+            let len = BASE64.encode_slice(piece, &mut text).expect("48 bytes fit 64 characters");
+            md5.update(&text[..len]);
+        }
+        String::from_utf8(lowercase_hex(&md5.finalize()).to_vec()).expect("hex is ASCII")
     }
 
     /// Server side of SEND: verify `msgKey` over the still-encrypted payload, then decrypt it.
@@ -194,10 +239,11 @@ impl Session {
         if send.setting.contains(Setting::NO_ENCRYPT) {
             return Ok(send.payload.to_vec());
         }
-        if !constant_time_eq(self.msg_key(&send_sign(send)).as_bytes(), send.msg_key.as_bytes()) {
+        let cipher = self.cipher();
+        if !constant_time_eq(self.msg_key_of(&cipher, send_sign(send)).as_bytes(), send.msg_key.as_bytes()) {
             return Err(Error::MsgKeyMismatch);
         }
-        self.decrypt(&send.payload)
+        self.decrypt_with(&cipher, &send.payload)
     }
 
     /// Server side of RECV: encrypt `plaintext` for this connection into `recv.payload` and
@@ -209,8 +255,9 @@ impl Session {
             recv.msg_key.clear();
             return;
         }
-        recv.payload = self.encrypt(plaintext);
-        recv.msg_key = self.msg_key(&recv_sign(recv));
+        let cipher = self.cipher();
+        recv.payload = self.encrypt_with(&cipher, plaintext);
+        recv.msg_key = self.msg_key_of(&cipher, recv_sign(recv));
     }
 
     /// Client side of SEND (tests, simulated clients): what JS does before writing a SEND.
@@ -220,8 +267,9 @@ impl Session {
             send.msg_key.clear();
             return;
         }
-        send.payload = self.encrypt(plaintext);
-        send.msg_key = self.msg_key(&send_sign(send));
+        let cipher = self.cipher();
+        send.payload = self.encrypt_with(&cipher, plaintext);
+        send.msg_key = self.msg_key_of(&cipher, send_sign(send));
     }
 
     /// Client side of RECV: what JS does before accepting a RECV (it drops it silently on a
@@ -230,10 +278,11 @@ impl Session {
         if recv.setting.contains(Setting::NO_ENCRYPT) {
             return Ok(recv.payload.to_vec());
         }
-        if !constant_time_eq(self.msg_key(&recv_sign(recv)).as_bytes(), recv.msg_key.as_bytes()) {
+        let cipher = self.cipher();
+        if !constant_time_eq(self.msg_key_of(&cipher, recv_sign(recv)).as_bytes(), recv.msg_key.as_bytes()) {
             return Err(Error::MsgKeyMismatch);
         }
-        self.decrypt(&recv.payload)
+        self.decrypt_with(&cipher, &recv.payload)
     }
 }
 
@@ -247,4 +296,23 @@ impl std::fmt::Debug for Session {
 /// was right.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_msg_key_hashes_the_base64_text_as_one_piece_would() {
+        let session = Session::from_aes_key(*b"0123456789abcdef", "abcdefghijklmnop").unwrap();
+        // Signs around the 48-byte pieces of the streamed base64, and the padding's block.
+        for len in (0..=200).chain([1000, 4095, 4096]) {
+            let sign: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let ciphertext = CbcEncryptor::inner_iv_init(session.cipher(), &session.iv.into())
+                .encrypt_padded_vec_mut::<Pkcs7>(&sign);
+            let whole = Md5::digest(BASE64.encode(ciphertext).as_bytes());
+            let expected = String::from_utf8(lowercase_hex(&whole).to_vec()).unwrap();
+            assert_eq!(session.msg_key(&sign), expected, "sign of {len} bytes");
+        }
+    }
 }
