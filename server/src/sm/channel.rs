@@ -364,9 +364,7 @@ impl StoredMessage {
 
 /// The channel's last seq; 0 for a channel without messages.
 pub fn last_seq(state: &dyn StateRead, group: GroupId) -> storage::Result<u64> {
-    let end = storage::prefix_end(MESSAGE_PREFIX);
-    let last = state.scan(group, MESSAGE_PREFIX, end.as_deref(), 1, Order::Descending)?;
-    Ok(last.first().map_or(0, |(key, _)| message_key_seq(key)))
+    Ok(super::last_key(state, group, MESSAGE_PREFIX)?.map_or(0, |key| message_key_seq(&key)))
 }
 
 /// The seq of `uid`'s last message in the channel; 0 if it sent none.

@@ -66,6 +66,13 @@ impl<E: Engine> StateRead for Store<E> {
     }
 }
 
+/// The greatest key of `group` starting with `prefix`, as stored.
+pub fn last_key(state: &dyn StateRead, group: GroupId, prefix: &[u8]) -> storage::Result<Option<Bytes>> {
+    let end = storage::prefix_end(prefix);
+    let last = state.scan(group, prefix, end.as_deref(), 1, Order::Descending)?;
+    Ok(last.into_iter().next().map(|(key, _)| key))
+}
+
 /// One group's view of its state while commands are applied: the store, plus what this
 /// iteration has written so far.
 pub struct Tx<'a> {
@@ -112,9 +119,7 @@ impl<'a> Tx<'a> {
     /// The greatest key starting with `prefix`, this iteration's writes included. Only for
     /// keys that are never deleted (a channel's messages): deletes are not looked at.
     pub fn last_key(&self, prefix: &[u8]) -> storage::Result<Option<Bytes>> {
-        let end = storage::prefix_end(prefix);
-        let stored = self.store.scan(self.group, prefix, end.as_deref(), 1, Order::Descending)?;
-        let stored = stored.into_iter().next().map(|(key, _)| key);
+        let stored = last_key(self.store, self.group, prefix)?;
         let from = (std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded);
         let written = self.written.range::<[u8], _>(from);
         let written = written
